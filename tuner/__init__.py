@@ -1,0 +1,8 @@
+"""Optuna-driven tuning of the course's Keras MLP on MNIST.
+
+The path a trial takes, one module each:
+data -> studyfile (search space) -> model -> objective/callbacks -> storage/worker/launch -> export.
+"""
+
+__all__ = ["__version__"]
+__version__ = "0.1.0"

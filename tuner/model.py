@@ -1,0 +1,59 @@
+"""Build and compile the course's MLP from a config (see tuner.space)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+OPTIMIZERS = {
+    "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),
+    "momentum": lambda lr: keras.optimizers.SGD(learning_rate=lr, momentum=0.9),
+    "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),
+    "rmsprop": lambda lr: keras.optimizers.RMSprop(learning_rate=lr),
+    "adagrad": lambda lr: keras.optimizers.Adagrad(learning_rate=lr),
+    "adadelta": lambda lr: keras.optimizers.Adadelta(learning_rate=lr),
+}
+
+
+def build_model(config: dict[str, Any]) -> keras.Model:
+    """A Sequential MLP: [Rescaling] [GaussianNoise] [Dropout] (Dense [Dropout])* Dense(10)."""
+    layers: list[keras.layers.Layer] = [keras.Input(shape=(784,))]
+    # Scaling lives inside the model: the course's data definitions stay raw 0-255.
+    if config["rescale"]:
+        layers.append(keras.layers.Rescaling(1.0 / 255, name="rescale"))
+    if config["input_noise"] > 0:
+        layers.append(keras.layers.GaussianNoise(config["input_noise"], name="input_noise"))
+    if config["input_dropout"] > 0:
+        layers.append(keras.layers.Dropout(config["input_dropout"], name="input_dropout"))
+
+    regularizer = keras.regularizers.L2(config["l2"]) if config["l2"] > 0 else None
+    widths = config["layers"]
+    for i, width in enumerate(widths):
+        layers.append(
+            keras.layers.Dense(
+                width,
+                activation=config["activation"],
+                kernel_regularizer=regularizer,
+                name=f"hidden_{i + 1}",
+            )
+        )
+        if config["dropout"] > 0 and _dropout_after(config["dropout_position"], i, len(widths)):
+            layers.append(keras.layers.Dropout(config["dropout"], name=f"dropout_{i + 1}"))
+    layers.append(keras.layers.Dense(10, activation="softmax", name="output"))
+
+    model = keras.Sequential(layers, name="mlp")
+    model.compile(
+        optimizer=OPTIMIZERS[config["optimizer"]](config["learning_rate"]),
+        loss=config["loss"],
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _dropout_after(position: str, index: int, n_layers: int) -> bool:
+    if position == "all":
+        return True
+    if position == "last":
+        return index == n_layers - 1
+    return index == 1  # "second": the course's section 2.3 places it after the second layer

@@ -1,0 +1,101 @@
+"""The study objective: build the sampled MLP, train it, measure it, declare feasibility.
+
+Maximizes validation accuracy (or minimizes validation loss). The capstone rules, measured on
+the validation split, become Optuna constraints so the sampler steers toward configs that pass:
+    gap:      |train accuracy - validation accuracy| - max_gap  <= 0
+    accuracy: min_val_accuracy - validation accuracy            <= 0
+The accuracy floor matters: a net that predicts one class has a gap near zero.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import optuna
+
+from tuner.callbacks import TrialCallback
+from tuner.data import SearchData, Split
+from tuner.model import build_model
+from tuner.space import suggest
+from tuner.studyfile import StudySpec
+
+EVAL_BATCH = 2048  # evaluation has no gradient state: large batches are just faster
+
+
+def trial_seed(spec: StudySpec, trial_number: int, config: dict[str, Any]) -> int:
+    """The seed a trial trains with, recorded so the run can be reproduced.
+
+    Studies that repeat a config over seeds (`seed_repeat` in the space) seed by the repeat
+    index, so a rerun trains each (config, repeat) pair identically whatever trial runs it.
+    """
+    base = int(spec.sampler.get("seed") or 0)
+    if "seed_repeat" in spec.space:
+        return base + int(config["seed_repeat"])
+    return base + trial_number
+
+
+def fit_and_measure(
+    config: dict[str, Any],
+    train: Split,
+    validation: Split,
+    *,
+    seed: int,
+    callbacks: list[keras.callbacks.Callback] = (),
+) -> dict[str, Any]:
+    """Train one config and return its measurements; shared by the objective and reporter."""
+    keras.utils.set_random_seed(seed)
+    model = build_model(config)
+    start = time.perf_counter()
+    history = model.fit(
+        train.x,
+        train.y,
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        validation_data=(validation.x, validation.y),
+        validation_batch_size=EVAL_BATCH,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
+    fit_seconds = time.perf_counter() - start
+    # Train accuracy is measured with dropout and noise off, on the whole training split:
+    # the running accuracy in the epoch logs is not it.
+    train_eval = model.evaluate(train.x, train.y, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+    curves = {key: [float(v) for v in values] for key, values in history.history.items()}
+    val_accuracy = curves["val_accuracy"][-1]
+    train_accuracy = float(train_eval["accuracy"])
+    return {
+        "model": model,
+        "train_accuracy": train_accuracy,
+        "val_accuracy": val_accuracy,
+        "val_loss": curves["val_loss"][-1],
+        "gap": train_accuracy - val_accuracy,
+        "fit_seconds": fit_seconds,
+        "history": curves,
+    }
+
+
+class Objective:
+    def __init__(self, spec: StudySpec, data: SearchData) -> None:
+        self.spec = spec
+        self.data = data
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        config = suggest(trial, self.spec.space)
+        seed = trial_seed(self.spec, trial.number, config)
+        trial.set_user_attr("config", config)
+        trial.set_user_attr("seed", seed)
+        callback = TrialCallback(trial, metric=self.spec.metric)
+        result = fit_and_measure(
+            config, self.data.train, self.data.validation, seed=seed, callbacks=[callback]
+        )
+        rules = self.spec.constraints
+        gap_excess = abs(result["gap"]) - rules.max_gap
+        accuracy_shortfall = rules.min_val_accuracy - result["val_accuracy"]
+        trial.set_constraint("gap", gap_excess)
+        trial.set_constraint("accuracy", accuracy_shortfall)
+        for key in ("train_accuracy", "val_accuracy", "gap", "fit_seconds", "history"):
+            trial.set_user_attr(key, result[key])
+        trial.set_user_attr("feasible", gap_excess <= 0 and accuracy_shortfall <= 0)
+        return result[self.spec.metric]

@@ -1,0 +1,186 @@
+"""Run worker processes on this host and show one progress line for the whole study.
+
+Each worker is `python -m tuner.worker --index I` in its own process session, its output in
+runs/logs/<study>/worker-I.log, so several workers' Keras and TensorFlow logs never interleave
+on the terminal. Ctrl-C is forwarded once to every worker; each marks its trial FAIL, and any
+trial a worker could not close is failed here, so none is left RUNNING.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from tuner.results import TARGET_ATTR, StudyCounts, best_trial, count_trials
+from tuner.storage import DEFAULT_DIR, open_storage
+from tuner.studyfile import StudySpec
+
+POLL_SECONDS = 2.0
+STOP_GRACE_SECONDS = 60
+
+
+def visible_gpus() -> list[str]:
+    """GPU indices this host can use, without importing TensorFlow."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES"):
+        return [g for g in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    out = subprocess.run(
+        ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+        capture_output=True, text=True, check=False,
+    )
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+
+
+def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[dict[str, str]]:
+    """The environment of each worker process: its GPU, or CPU threads."""
+    if workers < 1 or per_gpu < 1:
+        from tuner.errors import TunerError
+
+        raise TunerError(f"--workers and --workers-per-gpu must be at least 1, got {workers} and {per_gpu}")
+    if gpus:
+        available = visible_gpus()
+        chosen = available if gpus == "all" else [g.strip() for g in gpus.split(",") if g.strip()]
+        missing = [g for g in chosen if g not in available]
+        if chosen and available and not missing:
+            return [
+                {"CUDA_VISIBLE_DEVICES": gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+                for gpu in chosen
+                for _ in range(per_gpu)
+            ]
+        print(f"no GPU visible (asked for --gpus {gpus}); running {workers} CPU workers", file=sys.stderr)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return [{"CUDA_VISIBLE_DEVICES": "", "TUNER_THREADS": str(threads)} for _ in range(workers)]
+
+
+def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[str, str]]) -> int:
+    """Start one worker per slot, show progress until they finish, return an exit code."""
+    log_dir = DEFAULT_DIR / "logs" / spec.name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    study = optuna.load_study(study_name=spec.name, storage=open_storage(url))
+    procs: list[subprocess.Popen] = []
+    logs: list[Path] = []
+    for index, slot in enumerate(slots):
+        # The storage URL travels in the environment: a password never shows in `ps`.
+        env = {**os.environ, **slot, "TUNER_STORAGE": url, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "tuner.worker", "--study", spec.path, "--index", str(index)]
+        if data_path:
+            cmd += ["--data", data_path]
+        logs.append(log_dir / f"worker-{index}.log")
+        with open(logs[-1], "w") as out:
+            procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+    progress = Progress(study)
+    print(f"{len(procs)} workers on study {spec.name!r}; logs in {log_dir}/", file=sys.stderr)
+    try:
+        while any(p.poll() is None for p in procs):
+            progress.show()
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        progress.end()
+        print("stopping workers...", file=sys.stderr)
+        _stop(procs)
+        _fail_orphans(study, procs)
+        progress.summary()
+        return 130
+    progress.end()
+    _fail_orphans(study, procs)
+    for proc, log in zip(procs, logs):
+        if proc.returncode != 0:
+            print(f"worker exited with code {proc.returncode}: {_last_line(log)} (see {log})", file=sys.stderr)
+    counts = progress.summary()
+    target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
+    return 0 if counts.finished >= target and all(p.returncode == 0 for p in procs) else 1
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _fail_orphans(study: optuna.Study, procs: list[subprocess.Popen]) -> None:
+    """Fail RUNNING trials owned by our (now exited) workers, e.g. after a kill."""
+    host = socket.gethostname()
+    ours = {f"{host}:{p.pid}" for p in procs}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("worker") in ours:
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+class Progress:
+    """One line for the whole study: done of target, pruned, failed, best feasible, rate."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self.study = study
+        self.start = time.monotonic()
+        self.start_finished = count_trials(study.get_trials(deepcopy=False)).finished
+        self.tty = sys.stderr.isatty()
+        self._last = ""
+        self._last_print = 0.0
+
+    def line(self) -> tuple[str, StudyCounts]:
+        trials = self.study.get_trials(deepcopy=False)
+        counts = count_trials(trials)
+        target = self.study.user_attrs.get(TARGET_ATTR, counts.finished)
+        best, feasible = best_trial(self.study, trials)
+        if best is None:
+            best_text = "best -"
+        else:
+            best_text = f"best {'feasible' if feasible else 'INFEASIBLE'} {best.value:.4f} (#{best.number})"
+        elapsed = time.monotonic() - self.start
+        rate = (counts.finished - self.start_finished) / max(elapsed, 1e-9) * 60
+        text = (
+            f"[{self.study.study_name}] {counts.finished}/{target} done: {counts.complete} complete, "
+            f"{counts.pruned} pruned, {counts.failed} failed, {counts.running} running | "
+            f"{counts.feasible} feasible, {best_text} | {_clock(elapsed)}, {rate:.1f} trials/min"
+        )
+        return text, counts
+
+    def show(self) -> None:
+        text, _ = self.line()
+        if self.tty:
+            print("\r" + text.ljust(len(self._last)), end="", file=sys.stderr, flush=True)
+            self._last = text
+        elif text.split("|")[0] != self._last.split("|")[0] or time.monotonic() - self._last_print > 30:
+            print(text, file=sys.stderr, flush=True)
+            self._last, self._last_print = text, time.monotonic()
+
+    def end(self) -> None:
+        if self.tty and self._last:
+            print(file=sys.stderr)
+
+    def summary(self) -> StudyCounts:
+        text, counts = self.line()
+        print(text)
+        if counts.prune_reasons:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts.prune_reasons.items()))
+            print(f"pruned by reason: {reasons}")
+        return counts
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
