@@ -6,3 +6,8 @@ data -> studyfile (search space) -> model -> objective/callbacks -> storage/work
 
 __all__ = ["__version__"]
 __version__ = "0.1.0"
+
+import os as _os
+
+# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notes) is noise on a CLI terminal.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

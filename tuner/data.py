@@ -64,9 +64,10 @@ def load_mnist(path: str | None = None) -> RawMnist:
             arrays = {key: f[key] for key in _EXPECTED if key in f}
     except Exception as e:  # zip/npy errors come in many types
         raise TunerError(f"data file {path!r} is not a readable .npz: {e}") from e
+    missing = [key for key in _EXPECTED if key not in arrays]
+    if missing:
+        raise TunerError(f"data file {path!r} has no array {missing[0]!r} (Keras MNIST layout expected)")
     for key, shape in _EXPECTED.items():
-        if key not in arrays:
-            raise TunerError(f"data file {path!r} has no array {key!r} (Keras MNIST layout expected)")
         if arrays[key].shape != shape:
             raise TunerError(
                 f"data file {path!r}: {key} has shape {arrays[key].shape}, expected {shape}"

@@ -1,0 +1,93 @@
+"""Study-file validation: the shipped files load, and every broken file fails with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tuner.errors import TunerError
+from tuner.studyfile import STUDIES_DIR, load_study_spec, parse_study
+
+GOOD_SPACE = {
+    "n_layers": {"type": "int", "low": 1, "high": 4},
+    "units": {"type": "categorical", "choices": [128, 256, 1568]},
+    "learning_rate": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+    "optimizer": {"type": "categorical", "choices": ["sgd", "adam"]},
+    "epochs": 5,
+}
+
+
+def study(**overrides):
+    raw = {"name": "s", "n_trials": 3, "space": dict(GOOD_SPACE)}
+    for key, value in overrides.items():
+        if key.startswith("space_"):
+            raw["space"][key[len("space_"):]] = value
+        else:
+            raw[key] = value
+    return raw
+
+
+@pytest.mark.parametrize("path", sorted(STUDIES_DIR.glob("*.toml")), ids=lambda p: p.stem)
+def test_shipped_study_files_load(path):
+    spec = load_study_spec(str(path))
+    assert spec.name == path.stem
+    spec.make_sampler()
+    spec.make_pruner()
+
+
+def test_mnist_mlp_is_the_course_space():
+    spec = load_study_spec("mnist_mlp")
+    assert spec.space["epochs"].value == 5
+    assert {128, 256, 1568} <= set(spec.space["units"].choices)
+    assert set(spec.space["activation"].choices) == {"sigmoid", "relu"}
+    assert set(spec.space["optimizer"].choices) == {"sgd", "momentum", "adam", "rmsprop", "adagrad", "adadelta"}
+    lr = spec.space["learning_rate"]
+    assert (lr.low, lr.high, lr.log) == (1e-4, 1.0, True)
+    assert spec.data.train_rows == 6000 and spec.data.validation_rows == (6000, 16000)
+    assert spec.direction == "maximize"
+
+
+@pytest.mark.parametrize(
+    "raw, key, problem",
+    [
+        (study(bogus=1), "bogus", "unknown key"),
+        (study(n_trials=0), "n_trials", "positive integer"),
+        (study(metric="f1"), "metric", "unknown metric"),
+        (study(space_dropout_rate=0.5), "space.dropout_rate", "unknown parameter"),
+        (study(space_n_layers={"type": "int", "low": 4, "high": 1}), "space.n_layers", "greater than high"),
+        (study(space_units={"type": "categorical", "choices": []}), "space.units.choices", "non-empty"),
+        (study(space_optimizer={"type": "categorical", "choices": ["sgd", "lion"]}), "space.optimizer.choices", "unknown optimizer 'lion'"),
+        (study(space_optimizer="nadam"), "space.optimizer", "unknown optimizer"),
+        (study(space_learning_rate={"type": "float", "low": 0, "high": 1, "log": True}), "space.learning_rate.low", "within"),
+        (study(space_dropout={"type": "float", "low": 0.0, "high": 1.5}), "space.dropout.high", "within"),
+        (study(space_epochs={"type": "float", "low": 1, "high": 5}), "space.epochs.type", "integer parameter"),
+        (study(space_units={"type": "choice", "choices": [1]}), "space.units.type", "must be one of"),
+        (study(space_layers="256-x"), "space.layers", "layers must be"),
+        (study(space_rescale="yes"), "space.rescale", "true or false"),
+        (study(data={"train_rows": 6000, "validation_rows": [0, 1000]}), "data.validation_rows", "overlap"),
+        (study(data={"rows": 5}), "data.rows", "unknown key"),
+        (study(constraints={"max_gap": "small"}), "constraints.max_gap", "must be a number"),
+        (study(sampler={"name": "cmaes"}), "sampler", "unknown sampler"),
+        (study(sampler={"name": "tpe", "speed": 3}), "sampler", "no option 'speed'"),
+        (study(pruner={"name": "median", "n_warmup_steps": -1}), "pruner", "negative"),
+        (study(pruner={"name": "halving"}), "pruner", "unknown pruner"),
+        (study(sampler={"name": "grid"}), "sampler", "categorical"),
+    ],
+)
+def test_bad_study_is_one_line_naming_file_key_and_problem(raw, key, problem):
+    with pytest.raises(TunerError) as info:
+        parse_study(raw, path="studies/bad.toml")
+    message = str(info.value)
+    assert message.startswith(f"studies/bad.toml: {key}: "), message
+    assert problem in message
+    assert "\n" not in message
+
+
+def test_broken_toml_and_unknown_names(tmp_path):
+    bad = tmp_path / "broken.toml"
+    bad.write_text("name = [unclosed\n")
+    with pytest.raises(TunerError, match="broken.toml: not valid TOML"):
+        load_study_spec(str(bad))
+    with pytest.raises(TunerError, match="unknown study 'nope'"):
+        load_study_spec("nope")
+    with pytest.raises(TunerError, match="does not exist"):
+        load_study_spec(str(tmp_path / "missing.toml"))

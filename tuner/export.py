@@ -1,0 +1,127 @@
+"""Export a study's best feasible trial as JSON: params, a rebuildable Keras model, metrics.
+
+    python -m tuner.export --study mnist_mlp [--storage URL] --out best.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from tuner.errors import TunerError, run_cli
+from tuner.results import best_trial
+from tuner.storage import describe_db_error, open_storage, redact, resolve_url
+from tuner.studyfile import load_study_spec
+
+
+def study_name_of(study: str) -> str:
+    """`--study` is a study file name or path; its `name` is the study's name in storage."""
+    try:
+        return load_study_spec(study).name
+    except TunerError:
+        if study.endswith(".toml"):
+            raise
+        return study  # a study stored without its file at hand
+
+
+def load_existing_study(study: str, url: str) -> optuna.Study:
+    name = study_name_of(study)
+    storage = open_storage(url)
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        raise TunerError(f"no study named {name!r} in {redact(url)}") from None
+    except Exception as e:
+        raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
+
+
+def build_export(study: optuna.Study, url: str) -> dict[str, Any]:
+    import keras
+    import tensorflow as tf
+
+    from tuner.model import build_model
+
+    trial, feasible = best_trial(study)
+    if trial is None:
+        raise TunerError(f"study {study.study_name!r} has no completed trial to export")
+    config = trial.user_attrs["config"]
+    attrs = study.user_attrs
+    return {
+        "study": study.study_name,
+        "best_trial": trial.number,
+        "feasible": feasible,
+        "note": None if feasible else "no trial met the constraints; this is the best infeasible one",
+        "params": trial.params,
+        "config": config,
+        "seed": trial.user_attrs.get("seed"),
+        "model": json.loads(build_model(config).to_json()),
+        "metrics": {
+            "objective": trial.value,
+            "val_accuracy": trial.user_attrs.get("val_accuracy"),
+            "train_accuracy": trial.user_attrs.get("train_accuracy"),
+            "gap": trial.user_attrs.get("gap"),
+            "fit_seconds": trial.user_attrs.get("fit_seconds"),
+            "constraints": trial.constraints,
+            "feasible": feasible,
+        },
+        "rules": {
+            "validation_constraints": attrs.get("validation_constraints"),
+            "capstone": attrs.get("capstone_rules"),
+        },
+        "provenance": {
+            "optuna": optuna.__version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "data_digest": attrs.get("data_digest"),
+            "data": attrs.get("data"),
+            "sampler": attrs.get("sampler"),
+            "study_file": attrs.get("study_file"),
+            "storage": redact(url),
+            "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+
+
+def write_json_atomically(payload: dict[str, Any], out: Path) -> None:
+    """Write to a temp file beside `out`, then rename: a failure never leaves half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tuner.export", description=__doc__.split("\n")[0])
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--storage", help="storage URL (default: $TUNER_STORAGE or runs/optuna.db)")
+    parser.add_argument("--out", required=True, type=Path, help="JSON file to write")
+    args = parser.parse_args(argv)
+    url = resolve_url(args.storage)
+    study = load_existing_study(args.study, url)
+    payload = build_export(study, url)
+    write_json_atomically(payload, args.out)
+    m = payload["metrics"]
+    status = "feasible" if payload["feasible"] else "NOT feasible: no trial met the constraints"
+    print(f"trial #{payload['best_trial']} ({status}): val_accuracy {m['val_accuracy']:.4f}, "
+          f"train_accuracy {m['train_accuracy']:.4f}, gap {m['gap']:+.4f} -> {args.out}")
+    if not payload["feasible"]:
+        print("warning: exported the best infeasible trial", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)
