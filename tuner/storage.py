@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import os
 import sqlite3
-import warnings
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -30,8 +29,6 @@ DEFAULT_DIR = Path("runs")
 HEARTBEAT_SECONDS = int(os.environ.get("TUNER_HEARTBEAT_SECONDS", "10"))
 GRACE_SECONDS = int(os.environ.get("TUNER_GRACE_SECONDS", "60"))
 MAX_RETRY = 3
-# Heartbeats and their retry callback are marked experimental but are the documented way.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def default_url() -> str:
