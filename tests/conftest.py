@@ -45,9 +45,9 @@ def mnist_path() -> str:
 def tiny_study(tmp_path):
     """Write a tiny, fast study file and return its path."""
 
-    def make(name: str = "tiny", n_trials: int = 4, epochs: int = 1) -> str:
+    def make(name: str = "tiny", n_trials: int = 4, epochs: int = 1, extra: str = "") -> str:
         path = tmp_path / f"{name}.toml"
-        path.write_text(TINY_STUDY.format(name=name, n_trials=n_trials, epochs=epochs))
+        path.write_text(TINY_STUDY.format(name=name, n_trials=n_trials, epochs=epochs) + extra)
         return str(path)
 
     return make

@@ -154,3 +154,8 @@ class BudgetLock:
                 conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.key})
                 yield
 
+
+
+def artifact_dir() -> Path:
+    """Where reports are stored as Optuna artifacts (optuna-dashboard --artifact-dir)."""
+    return Path(os.environ.get("TUNER_ARTIFACTS", DEFAULT_DIR / "artifacts"))

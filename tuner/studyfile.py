@@ -83,7 +83,7 @@ METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
 
 _SECTIONS = {
     "name", "description", "n_trials", "metric", "data", "constraints", "capstone",
-    "sampler", "pruner", "space", "overfit",
+    "sampler", "pruner", "space", "overfit", "robustness",
 }
 
 
@@ -125,6 +125,19 @@ class Capstone:
 
 
 @dataclass(frozen=True)
+class Robustness:
+    """Re-train promising trials with extra seeds, so feasibility is not one lucky run.
+
+    A trial whose first run lands within `margin` of both constraint limits is trained
+    `extra_seeds` more times; its constraints then use the worst run and its objective the
+    lower confidence bound mean - std of the validation metric.
+    """
+
+    extra_seeds: int = 0
+    margin: float = 0.005
+
+
+@dataclass(frozen=True)
 class StudySpec:
     name: str
     path: str
@@ -136,6 +149,7 @@ class StudySpec:
     data: DataSpec
     constraints: Constraints
     capstone: Capstone
+    robustness: Robustness
     sampler: dict[str, Any]
     pruner: dict[str, Any]
     space: dict[str, Param]
@@ -196,6 +210,9 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
     _check_data(data, fail)
     constraints = _parse_table(raw, "constraints", Constraints, fail)
     capstone = _parse_table(raw, "capstone", Capstone, fail)
+    robustness = _parse_table(raw, "robustness", Robustness, fail)
+    if not isinstance(robustness.extra_seeds, int) or robustness.extra_seeds > 20:
+        raise fail("robustness.extra_seeds", f"must be an integer in 0..20, got {robustness.extra_seeds!r}")
 
     space_raw = raw.get("space", {})
     if not isinstance(space_raw, dict):
@@ -225,6 +242,7 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
         data=data,
         constraints=constraints,
         capstone=capstone,
+        robustness=robustness,
         sampler=sampler,
         pruner=pruner,
         space=space,
