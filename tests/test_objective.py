@@ -49,3 +49,15 @@ def test_promising_trials_are_rerun_with_more_seeds(tiny_study, tiny_data):
     mean = sum(accs) / 3
     std = (sum((a - mean) ** 2 for a in accs) / 2) ** 0.5
     assert trial.value == pytest.approx(mean - std)
+
+
+def test_pruned_trials_carry_constraints(tiny_study, tiny_data):
+    """Without constraints TPE would treat a pruned trial as feasible."""
+    spec = load_study_spec(tiny_study(epochs=3, extra="[pruner]\nname = \"percentile\"\npercentile = 0.0\nn_startup_trials = 0\nn_warmup_steps = 0\n"))
+    study = optuna.create_study(direction=spec.direction, pruner=spec.make_pruner())
+    study.add_trial(optuna.trial.create_trial(value=1.0, intermediate_values={0: 1.0, 1: 1.0, 2: 1.0}))
+    study.optimize(Objective(spec, tiny_data), n_trials=1)
+    pruned = study.trials[-1]
+    assert pruned.state == optuna.trial.TrialState.PRUNED
+    best = max(pruned.user_attrs["history"]["val_accuracy"])
+    assert pruned.constraints["accuracy"] == pytest.approx(spec.constraints.min_val_accuracy - best)
