@@ -53,7 +53,9 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
         missing = [g for g in chosen if g not in available]
         if chosen and available and not missing:
             return [
-                {"CUDA_VISIBLE_DEVICES": gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+                # Memory on demand, so K workers can share one GPU (TensorFlow and JAX).
+                {"CUDA_VISIBLE_DEVICES": gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                 "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
                 for gpu in chosen
                 for _ in range(per_gpu)
             ]

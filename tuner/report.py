@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("reports") / name
     raw = load_mnist(args.data)
 
-    _deterministic()
+    from tuner.backend import enable_determinism
+
+    enable_determinism()
     seeds = list(range(args.seeds))
     judged: list[Judgement] = []
     chosen = None
@@ -267,13 +269,6 @@ def _read_export(path: Path) -> dict[str, Any]:
     if missing or "layers" not in exported["config"]:
         raise TunerError(f"config file {path}: config lacks {', '.join(missing or ['layers'])}")
     return exported
-
-
-def _deterministic() -> None:
-    """Same seed, same run: seeded ops plus deterministic kernels."""
-    import tensorflow as tf
-
-    tf.config.experimental.enable_op_determinism()
 
 
 def _write_artifacts(out: Path, *, name: str, rules: Capstone, chosen: Judgement | None,

@@ -61,25 +61,13 @@ class Heartbeat:
         self._thread.join()
 
 
-def configure_tensorflow() -> None:
-    """Quiet logs and a fair share of CPU threads per worker process."""
-    import tensorflow as tf
-
-    threads = int(os.environ.get("TUNER_THREADS", "0"))
-    if threads > 0:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
-    for gpu in tf.config.list_physical_devices("GPU"):
-        # Several small MLP trials share a large GPU only if none grabs all its memory.
-        tf.config.experimental.set_memory_growth(gpu, True)
-
-
 def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int = 0) -> int:
     """One worker process's loop. Returns 0 when the budget is used up, 1 on repeated failure."""
+    from tuner.backend import configure_worker
     from tuner.data import load_search_data
     from tuner.objective import Objective  # TensorFlow loads here, once per process
 
-    configure_tensorflow()
+    configure_worker()
     storage = open_storage(url)
     study = optuna.load_study(
         study_name=spec.name,
