@@ -55,8 +55,8 @@ def tiny_study(tmp_path):
 
 def run_module(module: str, *args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
     """Run `python -m module args` as a user would, in `cwd`."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    full_env.pop("TUNER_STORAGE", None) if env is None or "TUNER_STORAGE" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "TUNER_STORAGE"}  # default storage
+    full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
