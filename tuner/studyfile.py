@@ -40,6 +40,7 @@ RANGES = {  # name: (type, lowest allowed, highest allowed)
     "epochs": (int, 1, 1000),
     "input_noise": (float, 0.0, 1000.0),
     "input_dropout": (float, 0.0, 0.95),
+    "shift": (float, 0.0, 0.5),
     "l2": (float, 0.0, 1.0),
     "seed_repeat": (int, 0, 10**6),
 }
@@ -61,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "rescale": False,
     "input_noise": 0.0,
     "input_dropout": 0.0,
+    "shift": 0.0,
     "l2": 0.0,
     "seed_repeat": 0,
 }
