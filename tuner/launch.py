@@ -1,8 +1,10 @@
 """Create (or extend) a study and run workers on it until its trial budget is used up.
 
     python -m tuner.launch --study mnist_mlp [--storage URL] [--workers N] [--n-trials N] [--data PATH]
+                           [--dashboard [--dashboard-port P]]
 
-Launching a study that exists already adds --n-trials more finished trials to it.
+Launching a study that exists already adds --n-trials more finished trials to it. --dashboard
+serves optuna-dashboard on the same storage while the workers run (see tuner.dashboard).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import sys
 from dataclasses import asdict
 
 import optuna
+import optuna_dashboard
 
+from tuner.dashboard import DEFAULT_PORT, check_port, start_beside
 from tuner.data import load_search_data
 from tuner.errors import TunerError, run_cli
-from tuner.pool import run_pool, worker_slots
+from tuner.pool import log_dir_of, run_pool, worker_slots
 from tuner.results import TARGET_ATTR, count_trials
 from tuner.storage import describe_db_error, open_storage, redact, resolve_url
 from tuner.studyfile import StudySpec, load_study_spec
@@ -52,19 +56,60 @@ def create_study(spec: StudySpec, url: str, *, n_trials: int, data_digest: str) 
     study.set_user_attr("capstone_rules", asdict(spec.capstone))
     study.set_user_attr("validation_constraints", asdict(spec.constraints))
     study.set_user_attr("sampler", json.loads(json.dumps(spec.sampler)))
+    study.set_metric_names([spec.metric])  # the dashboard's axes say val_accuracy, not "Objective 0"
+    _write_note(study, spec, data_digest)
     return study
+
+
+NOTE_HEADING = "### What this study is (written by tuner.launch)"
+
+
+def study_note(spec: StudySpec, data_digest: str) -> str:
+    """The study's description for the dashboard's note panel (Markdown)."""
+    c, k = spec.constraints, spec.capstone
+    rows = spec.data.validation_rows
+    return "\n".join([
+        NOTE_HEADING,
+        "",
+        spec.description or "(the study file has no description)",
+        "",
+        f"- **Study file:** `{spec.path}`",
+        f"- **Data:** MNIST digest `{data_digest}`; training rows x_train[:{spec.data.train_rows}], "
+        f"validation rows {rows[0]}-{rows[1]}",
+        f"- **Objective:** {spec.direction} {spec.metric}",
+        f"- **Feasible during the search (validation):** val_accuracy >= {c.min_val_accuracy}, "
+        f"|train - val accuracy| <= {c.max_gap}",
+        f"- **Capstone rules (test set, judged by the reporter):** test accuracy >= "
+        f"{k.min_test_accuracy}, |train - test accuracy| < {k.max_gap}, {k.epochs} epochs",
+        "",
+        "Each trial's user attributes hold train_accuracy, val_accuracy, gap, fit_seconds, "
+        "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch.",
+    ])
+
+
+def _write_note(study: optuna.Study, spec: StudySpec, data_digest: str) -> None:
+    """Set the dashboard note, unless a person has replaced ours with their own words."""
+    current = optuna_dashboard.get_note(study)
+    note = study_note(spec, data_digest)
+    if current != note and (not current or current.startswith(NOTE_HEADING)):
+        optuna_dashboard.save_note(study, note)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tuner.launch", description=__doc__.split("\n")[0])
     add_worker_arguments(parser)
     parser.add_argument("--n-trials", type=int, help="finished trials to add (default: the study file's)")
+    parser.add_argument("--dashboard", action="store_true", help="serve optuna-dashboard while the workers run")
+    parser.add_argument("--dashboard-port", type=int, default=DEFAULT_PORT,
+                        help=f"the dashboard's port on 127.0.0.1 (default {DEFAULT_PORT})")
     args = parser.parse_args(argv)
 
     spec = load_study_spec(args.study)
     n_trials = spec.n_trials if args.n_trials is None else args.n_trials
     if n_trials < 1:
         raise TunerError(f"--n-trials must be at least 1, got {n_trials}")
+    if args.dashboard:
+        check_port(args.dashboard_port, option="--dashboard-port")
     url = resolve_url(args.storage)
     slots = worker_slots(workers=args.workers, gpus=args.gpus, per_gpu=args.workers_per_gpu)
     # Load the data here once: a bad --data fails now, and the digest goes on the study.
@@ -78,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
     print(f"study {spec.name!r} in {redact(url)}: {study.user_attrs[TARGET_ATTR]} finished trials "
           f"wanted, data {data.digest[:12]}", file=sys.stderr)
-    return run_pool(spec, url, args.data, slots)
+    if not args.dashboard:
+        return run_pool(spec, url, args.data, slots)
+    with start_beside(spec.path, url, port=args.dashboard_port, log_dir=log_dir_of(spec)) as link:
+        print(link, file=sys.stderr)
+        return run_pool(spec, url, args.data, slots)
 
 
 if __name__ == "__main__":

@@ -64,9 +64,14 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
     return [{"CUDA_VISIBLE_DEVICES": "", "TUNER_THREADS": str(threads)} for _ in range(workers)]
 
 
+def log_dir_of(spec: StudySpec) -> Path:
+    """Where a study's worker (and dashboard) logs go on this host."""
+    return DEFAULT_DIR / "logs" / spec.name
+
+
 def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[str, str]]) -> int:
     """Start one worker per slot, show progress until they finish, return an exit code."""
-    log_dir = DEFAULT_DIR / "logs" / spec.name
+    log_dir = log_dir_of(spec)
     log_dir.mkdir(parents=True, exist_ok=True)
     study = optuna.load_study(study_name=spec.name, storage=open_storage(url))
     procs: list[subprocess.Popen] = []
@@ -155,7 +160,8 @@ class Progress:
         elapsed = time.monotonic() - self.start
         rate = (counts.finished - self.start_finished) / max(elapsed, 1e-9) * 60
         text = (
-            f"[{self.study.study_name}] {counts.finished}/{target} done: {counts.complete} complete, "
+            f"[{self.study.study_name}] {_bar(counts.finished, target)} {counts.finished}/{target} done: "
+            f"{counts.complete} complete, "
             f"{counts.pruned} pruned, {counts.failed} failed, {counts.running} running | "
             f"{counts.feasible} feasible, {best_text} | {_clock(elapsed)}, {rate:.1f} trials/min"
         )
@@ -164,6 +170,8 @@ class Progress:
     def show(self) -> None:
         text, _ = self.line()
         if self.tty:
+            # A line wider than the terminal wraps, and \r would then redraw only its last row.
+            text = text[: shutil.get_terminal_size().columns - 1]
             print("\r" + text.ljust(len(self._last)), end="", file=sys.stderr, flush=True)
             self._last = text
         elif text.split("|")[0] != self._last.split("|")[0] or time.monotonic() - self._last_print > 30:
@@ -181,6 +189,11 @@ class Progress:
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(counts.prune_reasons.items()))
             print(f"pruned by reason: {reasons}")
         return counts
+
+
+def _bar(done: int, target: int, width: int = 20) -> str:
+    filled = width if target <= 0 else min(width, done * width // target)
+    return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
 def _clock(seconds: float) -> str:

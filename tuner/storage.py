@@ -102,7 +102,11 @@ def open_storage(url: str, *, create: bool = False) -> optuna.storages.RDBStorag
 
 def describe_db_error(error: BaseException, url: str) -> str:
     """One line from a driver error, with any password in it removed."""
-    message = str(getattr(error, "orig", None) or error).strip().splitlines()
+    # Optuna wraps driver errors (StorageInternalError "...during the commit..."): find the driver's.
+    cause: BaseException | None = error
+    while cause is not None and getattr(cause, "orig", None) is None:
+        cause = cause.__cause__
+    message = str(cause.orig if cause is not None else error).strip().splitlines()
     line = message[0] if message else type(error).__name__
     password = make_url(url).password
     if password:
