@@ -20,6 +20,7 @@ import uuid
 import optuna
 import pytest
 import sqlalchemy
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from selenium.webdriver.common.by import By
 
 from browser import ARTIFACTS, page_text, screenshot, start_chrome, wait_for_text, wait_until
@@ -139,9 +140,18 @@ def test_dashboard_on_postgresql(tmp_path, tiny_study, browser):
     try:
         url, study = study_in(tmp_path, tiny_study, n=7, storage=f"postgresql://postgres@127.0.0.1:5432/{database}")
         study._storage._backend.engine.dispose()  # let DROP DATABASE find no session of ours
+        # A file the reporter attached (default artifact store: runs/artifacts under the cwd).
+        store = tmp_path / "runs" / "artifacts"
+        store.mkdir(parents=True)
+        attached = tmp_path / "report.md"
+        attached.write_text("# report\n")
+        upload_artifact(artifact_store=FileSystemArtifactStore(str(store)), file_path=str(attached),
+                        study_or_trial=study)
         with serve("tiny", url, cwd=tmp_path) as study_url:
             open_trial_list(browser, study_url, 7)
             screenshot(browser, "dashboard-postgresql.png")
+            browser.get(study_url)
+            wait_for_text(browser, "Study Artifacts", "report.md")
     finally:
         with admin.connect() as conn:
             conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +20,14 @@ from tuner.model import build_model
 
 def load(tmp_path, name="tiny"):
     return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}")
+
+
+def study_created(tmp_path) -> bool:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{tmp_path / 'runs' / 'optuna.db'}?mode=ro", uri=True)) as db:
+            return db.execute("SELECT count(*) FROM studies").fetchone()[0] > 0
+    except sqlite3.Error:  # no file or no tables yet
+        return False
 
 
 def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, mnist_path):
@@ -72,6 +82,10 @@ def test_ctrl_c_leaves_no_trial_running(tmp_path, tiny_study, mnist_path):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.5)
+        # Open the storage only once the launcher has set it up: Optuna's RDBStorage writes
+        # version rows when it opens, and racing the launcher there makes the launch fail.
+        if not study_created(tmp_path):
+            continue
         try:
             if any(t.state == TrialState.RUNNING for t in load(tmp_path).trials):
                 break

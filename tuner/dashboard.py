@@ -4,7 +4,8 @@
 
 Prints the study's dashboard URL, then serves until Ctrl-C. The dashboard can edit and delete
 studies, so it listens on 127.0.0.1 unless --host says otherwise. `tuner.launch --dashboard`
-starts this beside the workers.
+starts this beside the workers. Files the reporter attached to a study (artifacts in
+$TUNER_ARTIFACTS, default runs/artifacts) are listed on the study's page.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import optuna
 import optuna_dashboard
+from optuna.artifacts import FileSystemArtifactStore
 
 from tuner.errors import TunerError, run_cli
 from tuner.export import load_existing_study
-from tuner.storage import resolve_url
+from tuner.storage import artifact_dir, resolve_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -53,7 +55,9 @@ def study_url(host: str, port: int, study: optuna.Study) -> str:
 
 def serve(study: optuna.Study, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve the dashboard for the study's storage until interrupted; print the URL once bound."""
-    app = optuna_dashboard.wsgi(study._storage)
+    # The reporter attaches its files to the study in this store; the dashboard lists them.
+    artifacts = FileSystemArtifactStore(artifact_dir())
+    app = optuna_dashboard.wsgi(study._storage, artifact_store=artifacts)
     try:
         server = make_server(host, port, app, server_class=_ThreadedServer, handler_class=_QuietHandler)
     except OSError as e:

@@ -66,7 +66,7 @@ NOTE_HEADING = "### What this study is (written by tuner.launch)"
 
 def study_note(spec: StudySpec, data_digest: str) -> str:
     """The study's description for the dashboard's note panel (Markdown)."""
-    c, k = spec.constraints, spec.capstone
+    c, k, r = spec.constraints, spec.capstone, spec.robustness
     rows = spec.data.validation_rows
     return "\n".join([
         NOTE_HEADING,
@@ -76,14 +76,17 @@ def study_note(spec: StudySpec, data_digest: str) -> str:
         f"- **Study file:** `{spec.path}`",
         f"- **Data:** MNIST digest `{data_digest}`; training rows x_train[:{spec.data.train_rows}], "
         f"validation rows {rows[0]}-{rows[1]}",
-        f"- **Objective:** {spec.direction} {spec.metric}",
-        f"- **Feasible during the search (validation):** val_accuracy >= {c.min_val_accuracy}, "
-        f"|train - val accuracy| <= {c.max_gap}",
+        f"- **Objective:** {spec.direction} {spec.metric}" + (
+            f"; a trial within {r.margin} of feasible is re-trained on {r.extra_seeds} more seeds and "
+            f"scores mean {'-' if spec.direction == 'maximize' else '+'} std" if r.extra_seeds else ""),
+        f"- **Feasible during the search (validation{', worst seed' if r.extra_seeds else ''}):** "
+        f"val_accuracy >= {c.min_val_accuracy}, |train - val accuracy| <= {c.max_gap}",
         f"- **Capstone rules (test set, judged by the reporter):** test accuracy >= "
         f"{k.min_test_accuracy}, |train - test accuracy| < {k.max_gap}, {k.epochs} epochs",
         "",
         "Each trial's user attributes hold train_accuracy, val_accuracy, gap, fit_seconds, "
-        "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch.",
+        "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch"
+        + ("; a re-trained one also seeds, val_accuracies, gaps, worst_gap and objective_bound." if r.extra_seeds else "."),
     ])
 
 

@@ -97,11 +97,11 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
         progress.end()
         print("stopping workers...", file=sys.stderr)
         _stop(procs)
-        _fail_orphans(study, procs)
+        _fail_orphans(study, procs, reason="interrupted")
         progress.summary()
         return 130
     progress.end()
-    _fail_orphans(study, procs)
+    _fail_orphans(study, procs, reason="worker exited during the trial")
     for proc, log in zip(procs, logs):
         if proc.returncode != 0:
             print(f"worker exited with code {proc.returncode}: {_last_line(log)} (see {log})", file=sys.stderr)
@@ -123,12 +123,15 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def _fail_orphans(study: optuna.Study, procs: list[subprocess.Popen]) -> None:
-    """Fail RUNNING trials owned by our (now exited) workers, e.g. after a kill."""
+def _fail_orphans(study: optuna.Study, procs: list[subprocess.Popen], *, reason: str) -> None:
+    """Fail RUNNING trials owned by our (now exited) workers, e.g. after a kill, or a Ctrl-C
+    that landed between a worker's ask and its trial's own clean-up. The reason shows in the
+    dashboard like a worker's own."""
     host = socket.gethostname()
     ours = {f"{host}:{p.pid}" for p in procs}
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if t.user_attrs.get("worker") in ours:
+            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
             study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
 
 
