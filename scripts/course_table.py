@@ -97,9 +97,10 @@ def section(summary: Summary, verdict: Verdict) -> list[str]:
     lines.append("")
     role = "course's answer" if ex.expected else "best"
     header = " / ".join(summary.searched)
-    lines.append(f"| {header} | runs | test accuracy | train accuracy | gap (train - test) | "
-                 f"p ({role} better) |")
-    lines.append("|---|---|---|---|---|---|")
+    columns = list(dict.fromkeys(["test_accuracy", "train_accuracy", "gap", ex.metric]))
+    lines.append(f"| {header} | runs | " + " | ".join(METRICS[c][0] for c in columns)
+                 + f" | p ({role} better) |")
+    lines.append("|---|---|" + "---|" * len(columns) + "---|")
     for o in summary.options:
         diverged = sum(r.diverged for r in o.runs)
         runs = f"{len(o.runs)}" + (f" ({diverged} diverged)" if diverged else "")
@@ -109,8 +110,7 @@ def section(summary: Summary, verdict: Verdict) -> list[str]:
             p = "-"
         else:
             p = p_text(beats(reference, o, ex.metric)) if reference else "-"
-        lines.append(f"| {label} | {runs} | {cell(o, 'test_accuracy')} | {cell(o, 'train_accuracy')} "
-                     f"| {cell(o, 'gap')} | {p} |")
+        lines.append(f"| {label} | {runs} | " + " | ".join(cell(o, c) for c in columns) + f" | {p} |")
     lines += ["", f"**Verdict ({METRICS[ex.metric][0]}):** {verdict.text}.", ""]
     if any(r.diverged for o in summary.options for r in o.runs):
         lines += ["A diverged run (NaN loss) was stopped; its test accuracy is the one at that "

@@ -213,14 +213,21 @@ def test_answer_within_noise_is_not_shown():
     assert verdict.outcome == "not shown" and "cannot be told apart from 0.01" in verdict.text
 
 
-def test_gap_verdict_prefers_the_smaller_gap():
+def test_gap_verdict_prefers_train_and_test_closer():
     dropout = exercise("course_2_3_dropout")
     study = fake_study(dropout, "dropout", {0.0: WORSE, 0.5: WORSE},
-                       gaps={0.0: [0.05, 0.06, 0.04, 0.05, 0.05], 0.5: [0.01, 0.00, 0.02, 0.01, 0.01]})
+                       gaps={0.0: [0.05, 0.06, 0.04, 0.05, 0.05], 0.5: [0.01, -0.01, 0.02, -0.01, 0.01]})
     summary = summarize(study, dropout)
-    assert summary.option("0.5").mean("gap") == pytest.approx(0.01)
+    assert summary.option("0.5").mean("gap") == pytest.approx(0.004)
+    assert summary.option("0.5").mean("abs_gap") == pytest.approx(0.012)
     assert judge(summary).outcome == "holds"
+    # A test accuracy above train is not "closer" for being negative.
+    study = fake_study(dropout, "dropout", {0.0: WORSE, 0.5: WORSE},
+                       gaps={0.0: [0.01, 0.02, 0.01, 0.01, 0.02], 0.5: [-0.05, -0.06, -0.04, -0.05, -0.05]})
+    assert judge(summarize(study, dropout)).outcome == "fails"
     text = course_table.render([(summary, judge(summary))], "cmd")
+    assert "| **dropout 0.5** (course's answer) | 5 | 0.8100 ± 0.0158 |" in text
+    assert "| gap (train - test) | abs(train - test) | p (course's answer better) |" in text
     assert "| epoch | no dropout train | no dropout test | dropout 0.5 train | dropout 0.5 test |" in text
 
 
