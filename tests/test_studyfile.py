@@ -65,6 +65,13 @@ def test_mnist_mlp_is_the_course_space():
         (study(space_rescale="yes"), "space.rescale", "true or false"),
         (study(data={"train_rows": 6000, "validation_rows": [0, 1000]}), "data.validation_rows", "overlap"),
         (study(data={"rows": 5}), "data.rows", "unknown key"),
+        (study(data={"evaluate_on": "train"}), "data.evaluate_on", "must be \"validation\" or \"test\""),
+        (study(data={"evaluate_on": "test", "validation_rows": [6000, 7000]}), "data.validation_rows", "not used"),
+        (study(data={"evaluate_on": "test", "test_rows": 0}), "data.test_rows", "1..10000"),
+        (study(data={"evaluate_on": "test", "test_rows": 10001}), "data.test_rows", "1..10000"),
+        (study(data={"evaluate_on": "test", "test_rows": 99.5}), "data.test_rows", "1..10000"),
+        (study(data={"evaluate_on": "test", "test_rows": "all"}), "data.test_rows", "must be a number"),
+        (study(data={"test_rows": 1000}), "data.test_rows", "only used with evaluate_on"),
         (study(constraints={"max_gap": "small"}), "constraints.max_gap", "must be a number"),
         (study(sampler={"name": "cmaes"}), "sampler", "unknown sampler"),
         (study(sampler={"name": "tpe", "speed": 3}), "sampler", "no option 'speed'"),
@@ -80,6 +87,13 @@ def test_bad_study_is_one_line_naming_file_key_and_problem(raw, key, problem):
     assert message.startswith(f"studies/bad.toml: {key}: "), message
     assert problem in message
     assert "\n" not in message
+
+
+def test_data_measures_on_validation_rows_unless_told_test():
+    default = parse_study(study()).data
+    assert (default.evaluate_on, default.validation_rows) == ("validation", (6000, 16000))
+    test = parse_study(study(data={"train_rows": 1500, "evaluate_on": "test", "test_rows": 6000})).data
+    assert (test.train_rows, test.evaluate_on, test.test_rows) == (1500, "test", 6000)
 
 
 def test_broken_toml_and_unknown_names(tmp_path):

@@ -7,7 +7,10 @@ The course's data definitions are fixed and never changed here:
 Any scaling happens inside the model (a Rescaling layer), never in these arrays.
 
 The search reads a *validation* split (training rows 6000-16000 by default), disjoint from both
-capstone arrays; only the reporter reads the capstone test set.
+capstone arrays; only the reporter reads the capstone test set. The course's exercise studies
+(studies/course_*.toml) are the exception, by their `[data] evaluate_on = "test"`: like the
+course, they measure each option on x_test[:test_rows]. They compare options; they do not
+search for a capstone config.
 """
 
 from __future__ import annotations
@@ -120,15 +123,29 @@ def digest(*splits: Split) -> str:
 
 @dataclass(frozen=True)
 class SearchData:
-    """What the search trains and validates on; never the capstone test set."""
+    """What trials train on and are measured on (`validation`, the held-out split)."""
 
     train: Split
-    validation: Split
+    validation: Split  # validation rows; x_test rows only when evaluate_on == "test"
     digest: str
+    evaluated_on: str = "validation"
 
 
-def load_search_data(path: str | None, *, train_rows: int, validation_rows: tuple[int, int]) -> SearchData:
+def load_search_data(
+    path: str | None,
+    *,
+    train_rows: int,
+    validation_rows: tuple[int, int],
+    evaluate_on: str = "validation",
+    test_rows: int = 10000,
+) -> SearchData:
+    """The study's data; x_test is read only when the study file says `evaluate_on = "test"`."""
     raw = load_mnist(path)
     train = capstone_train(raw, train_rows)
-    validation = validation_split(raw, *validation_rows)
-    return SearchData(train, validation, digest(train, validation))
+    if evaluate_on == "test":
+        held_out = capstone_test(raw, test_rows)
+    elif evaluate_on == "validation":
+        held_out = validation_split(raw, *validation_rows)
+    else:
+        raise TunerError(f"evaluate_on must be 'validation' or 'test', got {evaluate_on!r}")
+    return SearchData(train, held_out, digest(train, held_out), evaluate_on)

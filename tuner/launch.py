@@ -51,8 +51,10 @@ def create_study(spec: StudySpec, url: str, *, n_trials: int, data_digest: str) 
     study.set_user_attr("study_file", spec.path)
     study.set_user_attr("description", spec.description)
     study.set_user_attr("data_digest", data_digest)
+    held_out = ({"test_rows": spec.data.test_rows} if spec.data.evaluate_on == "test"
+                else {"validation_rows": list(spec.data.validation_rows)})
     study.set_user_attr("data", {"train_rows": spec.data.train_rows,
-                                 "validation_rows": list(spec.data.validation_rows)})
+                                 "evaluate_on": spec.data.evaluate_on, **held_out})
     study.set_user_attr("capstone_rules", asdict(spec.capstone))
     study.set_user_attr("validation_constraints", asdict(spec.constraints))
     study.set_user_attr("sampler", json.loads(json.dumps(spec.sampler)))
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     slots = worker_slots(workers=args.workers, gpus=args.gpus, per_gpu=args.workers_per_gpu)
     # Load the data here once: a bad --data fails now, and the digest goes on the study.
     data = load_search_data(args.data, train_rows=spec.data.train_rows,
-                            validation_rows=spec.data.validation_rows)
+                            validation_rows=spec.data.validation_rows,
+                            evaluate_on=spec.data.evaluate_on, test_rows=spec.data.test_rows)
     try:
         study = create_study(spec, url, n_trials=n_trials, data_digest=data.digest)
     except TunerError:

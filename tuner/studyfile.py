@@ -11,13 +11,14 @@ import inspect
 import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
 
 from tuner.errors import TunerError
+from tuner.grid import BudgetGridSampler, grid_size
 
 STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
 
@@ -70,7 +71,7 @@ DEFAULTS: dict[str, Any] = {
 SAMPLERS = {
     "tpe": optuna.samplers.TPESampler,
     "random": optuna.samplers.RandomSampler,
-    "grid": optuna.samplers.GridSampler,
+    "grid": BudgetGridSampler,
 }
 PRUNERS = {
     "none": optuna.pruners.NopPruner,
@@ -82,6 +83,9 @@ PRUNERS = {
     "wilcoxon": optuna.pruners.WilcoxonPruner,
 }
 METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
+# What trials are measured on: training rows held out from training (the capstone search), or
+# the test rows, as the course's exercises measure each option.
+EVALUATE_ON = ("validation", "test")
 
 _SECTIONS = {
     "name", "description", "n_trials", "metric", "data", "constraints", "capstone",
@@ -107,6 +111,10 @@ class Param:
 class DataSpec:
     train_rows: int = 6000  # x_train[:train_rows], the course's definition
     validation_rows: tuple[int, int] = (6000, 16000)  # disjoint from training and test rows
+    # "validation" never reads x_test; "test" measures trials on x_test[:test_rows] instead
+    # of the validation rows (the course's exercises; never a search for the capstone).
+    evaluate_on: str = "validation"
+    test_rows: int = 10000
 
 
 @dataclass(frozen=True)
@@ -208,8 +216,8 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
 
     data = _parse_table(raw, "data", DataSpec, fail)
     if isinstance(data.validation_rows, list):
-        data = DataSpec(data.train_rows, tuple(data.validation_rows))
-    _check_data(data, fail)
+        data = replace(data, validation_rows=tuple(data.validation_rows))
+    _check_data(data, set(raw.get("data", {})), fail)
     constraints = _parse_table(raw, "constraints", Constraints, fail)
     capstone = _parse_table(raw, "capstone", Capstone, fail)
     robustness = _parse_table(raw, "robustness", Robustness, fail)
@@ -228,6 +236,11 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
         _build_sampler(sampler, space, 0)
     except (TypeError, ValueError) as e:
         raise fail("sampler", str(e)) from e
+    if sampler.get("name") == "grid":
+        size = grid_size({p.name: p.choices for p in space.values() if p.kind == "categorical"})
+        if n_trials > size:
+            raise fail("n_trials", f"{n_trials} is more than the grid's {size} points; "
+                                   f"use n_trials = {size} to run each point once")
     try:
         _build_pruner(pruner)
     except (TypeError, ValueError) as e:
@@ -269,9 +282,21 @@ def _parse_table(raw: dict[str, Any], key: str, cls: type, fail) -> Any:
     return cls(**table)
 
 
-def _check_data(data: DataSpec, fail) -> None:
+def _check_data(data: DataSpec, given: set[str], fail) -> None:
     if not isinstance(data.train_rows, int) or not 1 <= data.train_rows <= 60000:
         raise fail("data.train_rows", f"must be an integer in 1..60000, got {data.train_rows!r}")
+    if data.evaluate_on not in EVALUATE_ON:
+        raise fail("data.evaluate_on", f"must be \"validation\" or \"test\", got {data.evaluate_on!r}")
+    if data.evaluate_on == "test":
+        if "validation_rows" in given:
+            raise fail("data.validation_rows", "is not used with evaluate_on = \"test\" "
+                                               "(trials are measured on x_test[:test_rows]); remove it")
+        if not isinstance(data.test_rows, int) or not 1 <= data.test_rows <= 10000:
+            raise fail("data.test_rows", f"must be an integer in 1..10000, got {data.test_rows!r}")
+        return
+    if "test_rows" in given:
+        raise fail("data.test_rows", "is only used with evaluate_on = \"test\"; "
+                                     "the validation split never reads x_test")
     rows = data.validation_rows
     if len(rows) != 2 or not all(isinstance(r, int) for r in rows):
         raise fail("data.validation_rows", f"must be [start, stop], got {list(rows)!r}")
@@ -378,7 +403,8 @@ def _build_sampler(cfg: dict[str, Any], space: dict[str, Param], seed_offset: in
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
     if cfg.get("seed") is not None:
-        cfg["seed"] = int(cfg["seed"]) + seed_offset
+        # Grid workers must share one shuffle of the grid (see tuner.grid); others spread out.
+        cfg["seed"] = int(cfg["seed"]) + (0 if name == "grid" else seed_offset)
     if name == "tpe":  # parallel workers: pending trials count as lies, so workers spread out
         cfg.setdefault("constant_liar", True)
     if name == "grid":

@@ -76,7 +76,8 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
         pruner=spec.make_pruner(),
     )
     data = load_search_data(
-        data_path, train_rows=spec.data.train_rows, validation_rows=spec.data.validation_rows
+        data_path, train_rows=spec.data.train_rows, validation_rows=spec.data.validation_rows,
+        evaluate_on=spec.data.evaluate_on, test_rows=spec.data.test_rows,
     )
     objective = Objective(spec, data)
     lock = BudgetLock(url, spec.name)

@@ -1,0 +1,296 @@
+"""The course's exercises (sections 2.2-2.9): what each asks, and its finished study judged.
+
+Each exercise is a grid study in studies/course_*.toml: every option trained once per seed and
+measured on test rows, as the course measures it. `summarize` turns a finished study into each
+option's runs; `judge` says whether the course's answer wins beyond noise:
+
+    A beats B   a one-sided Welch t-test over their seeds gives p < ALPHA (0.05): A's mean is
+                better by more than the seed-to-seed spread explains
+    holds       the course's answer beats every other option
+    fails       some other option beats the course's answer
+    not shown   neither: the runs cannot tell the course's answer from some other option
+An exercise whose course names no answer gets its best option by mean, and whether that one
+beats every other option.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+ALPHA = 0.05
+REPEAT = "seed_repeat"  # the grid parameter that repeats an option over seeds
+# What a verdict can compare: column title, and +1 when higher is better.
+METRICS = {
+    "test_accuracy": ("test accuracy", 1),
+    "train_accuracy": ("train accuracy", 1),
+    "gap": ("gap (train - test)", -1),
+    "abs_gap": ("abs(train - test)", -1),  # how close train and test accuracy stay
+}
+
+
+@dataclass(frozen=True)
+class Exercise:
+    study: str  # study name, studies/<study>.toml
+    section: str
+    title: str
+    question: str  # what the course asks the learner to compare
+    expected: str | None  # the course's answer, as an option label; None: the course names none
+    course_says: str  # what the course states or shows
+    metric: str = "test_accuracy"  # what the verdict compares (see METRICS)
+    names: dict[str, str] = field(default_factory=dict)  # option label -> name shown
+    group_by: str | None = None  # two-parameter grids: also the best option per value of this
+    curves: bool = False  # show mean accuracy per epoch, train and test
+
+
+EXERCISES = (
+    Exercise(
+        "course_2_2_structure", "2.2", "Network structure",
+        "Hidden layers A = 256 then 128, B = 256 then 128 x3, or C = 256 then 1568?",
+        "256-128", "A is the answer.",
+        names={"256-128": "A: 256-128", "256-128-128-128": "B: 256-128-128-128",
+               "256-1568": "C: 256-1568"},
+    ),
+    Exercise(
+        "course_2_3_dropout", "2.3", "Dropout",
+        "No dropout, or dropout 0.5 after the second hidden layer? Compare the train and "
+        "test accuracy curves.",
+        "0.5", "Dropout curbs overfitting: train and test accuracy stay closer. The verdict "
+        "compares abs(train - test) accuracy, train accuracy evaluated after training (dropout off).",
+        metric="abs_gap", names={"0.0": "no dropout", "0.5": "dropout 0.5"}, curves=True,
+    ),
+    Exercise(
+        "course_2_4_activation", "2.4", "Activation function",
+        "Sigmoid or ReLU in the hidden layers?", None,
+        "The exercise names no answer; the table reports what the runs favour.",
+    ),
+    Exercise(
+        "course_2_5_loss", "2.5", "Loss function",
+        "Mean squared error or categorical cross-entropy?", None,
+        "The exercise names no answer; the table reports what the runs favour.",
+    ),
+    Exercise(
+        "course_2_6_optimizer", "2.6", "Optimizer",
+        "SGD, SGD with momentum, Adam, RMSprop, Adagrad or Adadelta (each at four learning rates)?",
+        None, "The exercise names no answer; the table reports what the runs favour.",
+        group_by="optimizer",
+    ),
+    Exercise(
+        "course_2_7_learning_rate", "2.7", "Learning rate",
+        "SGD learning rate 0.01, 0.1 or 1.0?", "0.1", "0.1 is the answer.",
+    ),
+    Exercise(
+        "course_2_8_batch_size", "2.8", "Batch size",
+        "Batch size 16, 32 or 64?", "64", "64 is the answer.",
+    ),
+    Exercise(
+        "course_2_9_epochs", "2.9", "Epochs",
+        "5, 10 or 60 epochs (1,500 training rows, no dropout)?", "10", "10 is the answer.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    seed: int
+    test_accuracy: float
+    train_accuracy: float | None  # None for a diverged run (it was stopped)
+    gap: float | None
+    diverged: bool
+    history: dict[str, list[float]]
+
+    @property
+    def abs_gap(self) -> float | None:
+        return None if self.gap is None else abs(self.gap)
+
+    def value(self, metric: str) -> float | None:
+        return getattr(self, metric)
+
+
+@dataclass
+class Option:
+    label: str
+    params: dict[str, Any]
+    runs: list[Run] = field(default_factory=list)
+
+    def values(self, metric: str) -> list[float]:
+        return [v for v in (r.value(metric) for r in self.runs) if v is not None]
+
+    def mean(self, metric: str) -> float:
+        values = self.values(metric)
+        return statistics.fmean(values) if values else math.nan
+
+    def std(self, metric: str) -> float:
+        values = self.values(metric)
+        return statistics.stdev(values) if len(values) > 1 else math.nan
+
+
+@dataclass
+class Summary:
+    exercise: Exercise
+    options: list[Option]
+    searched: list[str]  # the grid's parameters besides the seed repeat
+    repeats: int  # seeds per option the grid asks for
+    settings: dict[str, Any]  # config values shared by every run
+    data: dict[str, Any]  # the study's data definition
+    duplicates: int = 0  # extra runs of an (option, seed) pair, left out
+
+    def option(self, label: str) -> Option | None:
+        return next((o for o in self.options if o.label == label), None)
+
+    @property
+    def missing(self) -> int:
+        return sum(max(0, self.repeats - len(o.runs)) for o in self.options)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # holds | fails | not shown | best | no clear best | no data
+    text: str
+
+
+def option_label(params: dict[str, Any], searched: list[str]) -> str:
+    return " / ".join(_fmt(params[name]) for name in searched)
+
+
+def _fmt(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _run(trial: FrozenTrial) -> Run | None:
+    attrs = trial.user_attrs
+    if trial.state == TrialState.COMPLETE and "val_accuracy" in attrs:
+        # In an exercise study the held-out split is the test rows (evaluate_on = "test").
+        return Run(attrs["seed"], attrs["val_accuracy"], attrs["train_accuracy"], attrs["gap"],
+                   False, attrs.get("history", {}))
+    history = attrs.get("history", {})
+    if trial.state == TrialState.PRUNED and attrs.get("prune_reason") == "diverged" \
+            and history.get("val_accuracy"):
+        # Stopped at a NaN loss: its weights are NaN from there on, so its test accuracy at
+        # that epoch is what training on would have ended with.
+        return Run(attrs["seed"], history["val_accuracy"][-1], None, None, True, history)
+    return None
+
+
+def summarize(study: optuna.Study, exercise: Exercise) -> Summary:
+    """Each option's runs, one per seed repeat (the first finished trial of a pair counts)."""
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    finished = [(t, run) for t in trials if (run := _run(t)) is not None]
+    if not finished:
+        raise ValueError(f"study {study.study_name!r} has no finished runs")
+    distributions = finished[0][0].distributions
+    grid = {name: list(d.choices) for name, d in distributions.items()
+            if isinstance(d, CategoricalDistribution)}
+    searched = [name for name in grid if name != REPEAT]
+    options = [Option(option_label(dict(zip(searched, values)), searched), dict(zip(searched, values)))
+               for values in itertools.product(*(grid[name] for name in searched))]
+    by_label = {o.label: o for o in options}
+    seen: set[tuple[str, Any]] = set()
+    duplicates = 0
+    for trial, run in finished:
+        label = option_label(trial.params, searched)
+        key = (label, trial.params.get(REPEAT))
+        if key in seen or label not in by_label:
+            duplicates += 1
+            continue
+        seen.add(key)
+        by_label[label].runs.append(run)
+    configs = [t.user_attrs.get("config", {}) for t, _ in finished]
+    shared = {k: v for k, v in configs[0].items()
+              if k not in searched and k != REPEAT and all(c.get(k) == v for c in configs)}
+    return Summary(exercise, options, searched, len(grid.get(REPEAT, [None])), shared,
+                   dict(study.user_attrs.get("data", {})), duplicates)
+
+
+def t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with df degrees of freedom."""
+    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
+    return tail if t >= 0 else 1.0 - tail
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta I_x(a, b), by its continued fraction (Lentz's method)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    tiny = 1e-300
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    fraction = d
+    for m in range(1, 500):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            fraction *= c * d
+        if abs(c * d - 1.0) < 1e-14:
+            break
+    return math.exp(log_front) * fraction / a
+
+
+def welch_p(better: list[float], worse: list[float]) -> float:
+    """One-sided Welch t-test p-value that `better` has the higher mean; nan under 2 runs each."""
+    n1, n2 = len(better), len(worse)
+    if n1 < 2 or n2 < 2:
+        return math.nan
+    diff = statistics.fmean(better) - statistics.fmean(worse)
+    v1, v2 = statistics.variance(better) / n1, statistics.variance(worse) / n2
+    if v1 + v2 == 0:  # no spread at all (e.g. every run stuck at one class)
+        return 0.0 if diff > 0 else 1.0 if diff < 0 else 0.5
+    t = diff / math.sqrt(v1 + v2)
+    df = (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1))
+    return t_sf(t, df)
+
+
+def beats(a: Option, b: Option, metric: str) -> float:
+    """p-value that option a is better than option b on the metric (direction-aware)."""
+    sign = METRICS[metric][1]
+    return welch_p([sign * v for v in a.values(metric)], [sign * v for v in b.values(metric)])
+
+
+def judge(summary: Summary) -> Verdict:
+    ex, metric = summary.exercise, summary.exercise.metric
+    sign = METRICS[metric][1]
+    measured = [o for o in summary.options if len(o.values(metric)) >= 2]
+    if len(measured) < 2:
+        return Verdict("no data", "not enough runs to compare (at least 2 options with 2 runs each)")
+    best = max(measured, key=lambda o: sign * o.mean(metric))
+    name = lambda o: ex.names.get(o.label, o.label)  # noqa: E731
+    names = lambda opts: ", ".join(name(o) for o in opts)  # noqa: E731
+    if ex.expected is None:
+        ties = [o for o in measured if o is not best and not beats(best, o, metric) < ALPHA]
+        if not ties:
+            return Verdict("best", f"{name(best)} is best, beyond noise (beats every other "
+                                   f"option, p < {ALPHA})")
+        return Verdict("no clear best", f"{name(best)} has the best mean, but cannot be told "
+                                        f"apart from {names(ties)}")
+    answer = summary.option(ex.expected)
+    if answer is None or answer not in measured:
+        return Verdict("no data", f"the course's answer {ex.expected} has fewer than 2 runs")
+    others = [o for o in measured if o is not answer]
+    better = [o for o in others if beats(o, answer, metric) < ALPHA]
+    ties = [o for o in others if o not in better and not beats(answer, o, metric) < ALPHA]
+    if better:
+        verb = "beats" if len(better) == 1 else "beat"
+        return Verdict("fails", f"the course's answer does not hold up: {names(better)} {verb} "
+                                f"{name(answer)} beyond noise")
+    if not ties:
+        return Verdict("holds", f"the course's answer holds: {name(answer)} beats every other "
+                                f"option beyond noise")
+    lead = "" if best is answer else f"; {name(best)} has the better mean"
+    return Verdict("not shown", f"not shown: {name(answer)} cannot be told apart from "
+                                f"{names(ties)} within noise{lead}")
