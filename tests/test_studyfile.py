@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tuner.errors import TunerError
-from tuner.studyfile import STUDIES_DIR, load_study_spec, parse_study
+from tuner.studyfile import STUDIES_DIR, OverfitSpec, load_study_spec, parse_study
 
 GOOD_SPACE = {
     "n_layers": {"type": "int", "low": 1, "high": 4},
@@ -78,6 +78,15 @@ def test_mnist_mlp_is_the_course_space():
         (study(pruner={"name": "median", "n_warmup_steps": -1}), "pruner", "negative"),
         (study(pruner={"name": "halving"}), "pruner", "unknown pruner"),
         (study(sampler={"name": "grid"}), "sampler", "categorical"),
+        (study(overfit=True), "overfit", "must be a table"),
+        (study(overfit={"patience_epochs": 3}), "overfit.patience_epochs", "unknown key"),
+        (study(overfit={"enabled": "yes"}), "overfit.enabled", "true or false"),
+        (study(overfit={"rules": ["gap", "val"]}), "overfit.rules", "drawn from"),
+        (study(overfit={"patience": 0}), "overfit.patience", "integer >= 1"),
+        (study(overfit={"warmup_epochs": 2.5}), "overfit.warmup_epochs", "integer >= 0"),
+        (study(overfit={"eval_rows": 0}), "overfit.eval_rows", "integer >= 1"),
+        (study(overfit={"max_gap": 1.5}), "overfit.max_gap", "in [0, 1]"),
+        (study(overfit={"max_gap": float("nan")}), "overfit.max_gap", "in [0, 1]"),
     ],
 )
 def test_bad_study_is_one_line_naming_file_key_and_problem(raw, key, problem):
@@ -94,6 +103,15 @@ def test_data_measures_on_validation_rows_unless_told_test():
     assert (default.evaluate_on, default.validation_rows) == ("validation", (6000, 16000))
     test = parse_study(study(data={"train_rows": 1500, "evaluate_on": "test", "test_rows": 6000})).data
     assert (test.train_rows, test.evaluate_on, test.test_rows) == (1500, "test", 6000)
+
+
+def test_overfit_table_defaults_and_values():
+    assert parse_study(study()).overfit == OverfitSpec()  # no [overfit]: the defaults
+    spec = parse_study(study(overfit={"enabled": False, "rules": ["loss"], "patience": 7, "max_gap": 0.1}))
+    assert spec.overfit == OverfitSpec(enabled=False, rules=("loss",), patience=7, max_gap=0.1)
+    epochs = load_study_spec("mnist_mlp_epochs")
+    assert epochs.data.train_rows == 1500 and epochs.space["epochs"].high == 60
+    assert epochs.overfit.enabled
 
 
 def test_broken_toml_and_unknown_names(tmp_path):

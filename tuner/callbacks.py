@@ -1,32 +1,66 @@
 """The Keras callback that connects a fit to its Optuna trial.
 
 After every epoch it records the curves, stops a diverged run (NaN or inf loss), reports the
-study metric to the trial and asks the study's pruner whether to stop. A stopped trial records
-why (`prune_reason`), where (`pruned_epoch`) and its curves so far, for the dashboard.
+study metric to the trial, stops a run that has begun to overfit (the study's `[overfit]`
+rules) and asks the study's pruner whether to stop. A stopped trial records why
+(`prune_reason`: diverged, overfitting-gap, overfitting-loss or pruner), where
+(`pruned_epoch`, 1-based) and its curves so far (`history`), for the dashboard.
+
+The overfitting rules, checked only after `warmup_epochs`, each must hold `patience` epochs in a
+row:
+    overfitting-gap:  train accuracy - validation accuracy > max_gap
+    overfitting-loss: validation loss is above its best so far, and training loss below
+                      what it was at that best epoch (it rises while training loss falls)
+Train accuracy here is measured with dropout and noise off on a fixed subsample of the training
+rows (`train_eval_accuracy` in the history): the running accuracy in Keras' epoch logs is taken
+with dropout on, while the weights move, and is not the train accuracy.
 """
 
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from typing import Any
 
 import keras
+import numpy as np
 import optuna
+
+from tuner.data import Split
+from tuner.studyfile import OverfitSpec
+
+TRAIN_EVAL_KEY = "train_eval_accuracy"
+EVAL_BATCH = 2048  # evaluation has no gradient state: large batches are just faster
 
 
 class TrialCallback(keras.callbacks.Callback):
-    def __init__(self, trial: optuna.Trial, *, metric: str = "val_accuracy") -> None:
+    def __init__(
+        self,
+        trial: optuna.Trial,
+        *,
+        metric: str = "val_accuracy",
+        overfit: OverfitSpec | None = None,
+        train: Split | None = None,
+    ) -> None:
         super().__init__()
         self.trial = trial
         self.metric = metric
-        self.history: dict[str, list[float]] = {}
-        self._warned = False
+        self.overfit = overfit if overfit is not None else OverfitSpec(enabled=False)
+        self.history: dict[str, list[float | None]] = {}
+        self.train_eval_seconds = 0.0  # time spent measuring train accuracy, for the record
+        self._epochs = 0
+        self._streaks = {"gap": 0, "loss": 0}
+        self._warned: set[str] = set()
+        self._train_sample = _fixed_sample(train, self.overfit.eval_rows) if train is not None else None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs or {}
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+        logs = dict(logs or {})  # a copy: Keras' History reads the same dict after us
+        if self._needs_train_accuracy(epoch) and TRAIN_EVAL_KEY not in logs:
+            measured = self.measure_train_accuracy()
+            if measured is not None:
+                logs[TRAIN_EVAL_KEY] = measured
+        self._record(logs)
 
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(float(loss)):
@@ -34,19 +68,98 @@ class TrialCallback(keras.callbacks.Callback):
 
         value = logs.get(self.metric)
         if value is None:
-            if not self._warned:
-                warnings.warn(
-                    f"TrialCallback: metric {self.metric!r} is not in the epoch logs "
-                    f"(available: {', '.join(sorted(logs)) or 'none'}); nothing is reported."
-                )
-                self._warned = True
-            return
-        self.trial.report(float(value), step=epoch)
-        if self.trial.should_prune():
+            self._warn_once(
+                self.metric,
+                f"TrialCallback: metric {self.metric!r} is not in the epoch logs "
+                f"(available: {', '.join(sorted(logs)) or 'none'}); nothing is reported.",
+            )
+        else:
+            self.trial.report(float(value), step=epoch)
+
+        reason = self._overfitting(epoch, logs)
+        if reason is not None:
+            self.prune(reason, epoch)
+        if value is not None and self.trial.should_prune():
             self.prune("pruner", epoch)
+
+    def measure_train_accuracy(self) -> float | None:
+        """Accuracy on the fixed training subsample, dropout and noise off (inference mode)."""
+        if self._train_sample is None or self.model is None:
+            return None
+        start = time.perf_counter()
+        x, labels = self._train_sample
+        correct = 0
+        for i in range(0, len(x), EVAL_BATCH):
+            probs = keras.ops.convert_to_numpy(self.model(x[i : i + EVAL_BATCH], training=False))
+            correct += int(np.sum(np.argmax(probs, axis=1) == labels[i : i + EVAL_BATCH]))
+        self.train_eval_seconds += time.perf_counter() - start
+        return correct / len(x)
 
     def prune(self, reason: str, epoch: int) -> None:
         self.trial.set_user_attr("prune_reason", reason)
         self.trial.set_user_attr("pruned_epoch", epoch + 1)
         self.trial.set_user_attr("history", self.history)
+        self.trial.set_user_attr("train_eval_seconds", self.train_eval_seconds)
         raise optuna.TrialPruned(f"{reason} at epoch {epoch + 1}")
+
+    def _needs_train_accuracy(self, epoch: int) -> bool:
+        rules = self.overfit
+        return rules.enabled and "gap" in rules.rules and epoch + 1 > rules.warmup_epochs
+
+    def _record(self, logs: dict[str, Any]) -> None:
+        """Append this epoch; keys that appear late (train_eval_accuracy) are padded with None."""
+        for key in logs.keys() | self.history.keys():
+            column = self.history.setdefault(key, [None] * self._epochs)
+            value = logs.get(key)
+            column.append(None if value is None else float(value))
+        self._epochs += 1
+
+    def _overfitting(self, epoch: int, logs: dict[str, Any]) -> str | None:
+        """The overfitting reason if a rule has now held `patience` epochs in a row, else None."""
+        rules = self.overfit
+        if not rules.enabled or epoch + 1 <= rules.warmup_epochs:
+            return None
+        if "gap" in rules.rules:
+            train_acc, val_acc = logs.get(TRAIN_EVAL_KEY), logs.get("val_accuracy")
+            if train_acc is None or val_acc is None:
+                self._warn_once(
+                    "gap",
+                    "TrialCallback: the gap rule needs train accuracy (pass the training split) "
+                    "and val_accuracy (fit with validation data); it is skipped.",
+                )
+                self._streaks["gap"] = 0
+            else:
+                over = float(train_acc) - float(val_acc) > rules.max_gap
+                self._streaks["gap"] = self._streaks["gap"] + 1 if over else 0
+            if self._streaks["gap"] >= rules.patience:
+                return "overfitting-gap"
+        if "loss" in rules.rules:
+            self._streaks["loss"] = self._streaks["loss"] + 1 if self._loss_diverging() else 0
+            if self._streaks["loss"] >= rules.patience:
+                return "overfitting-loss"
+        return None
+
+    def _loss_diverging(self) -> bool:
+        """Validation loss is above its best so far, training loss below where it was then.
+
+        Compared with the best epoch rather than the previous one, so noise in the validation
+        loss (dropout, small batches) does not reset the count while the trend is up.
+        """
+        val_loss, loss = self.history.get("val_loss", []), self.history.get("loss", [])
+        pairs = [(v, t) for v, t in zip(val_loss, loss) if v is not None and t is not None]
+        if len(pairs) < 2 or len(pairs) != len(val_loss):
+            return False
+        best = min(range(len(pairs) - 1), key=lambda i: pairs[i][0])
+        (val_now, train_now), (val_best, train_then) = pairs[-1], pairs[best]
+        return val_now > val_best and train_now < train_then
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            warnings.warn(message)
+            self._warned.add(key)
+
+
+def _fixed_sample(train: Split, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `rows` evenly spaced training rows and their labels: the same rows every epoch."""
+    index = np.linspace(0, len(train) - 1, num=min(rows, len(train))).round().astype(int)
+    return train.x[index], np.argmax(train.y[index], axis=1)

@@ -16,13 +16,11 @@ import keras
 import numpy as np
 import optuna
 
-from tuner.callbacks import TrialCallback
+from tuner.callbacks import EVAL_BATCH, TrialCallback
 from tuner.data import SearchData, Split
 from tuner.model import build_model
 from tuner.space import suggest
 from tuner.studyfile import StudySpec
-
-EVAL_BATCH = 2048  # evaluation has no gradient state: large batches are just faster
 
 
 def trial_seed(spec: StudySpec, trial_number: int, config: dict[str, Any]) -> int:
@@ -87,7 +85,9 @@ class Objective:
         seed = trial_seed(self.spec, trial.number, config)
         trial.set_user_attr("config", config)
         trial.set_user_attr("seed", seed)
-        callback = TrialCallback(trial, metric=self.spec.metric)
+        callback = TrialCallback(
+            trial, metric=self.spec.metric, overfit=self.spec.overfit, train=self.data.train
+        )
         try:
             runs = [fit_and_measure(config, self.data.train, self.data.validation, seed=seed,
                                     callbacks=[callback])]
@@ -108,8 +108,11 @@ class Objective:
         trial.set_constraint("accuracy", accuracy_shortfall)
 
         first = runs[0]
-        for key in ("train_accuracy", "val_accuracy", "gap", "fit_seconds", "history"):
+        for key in ("train_accuracy", "val_accuracy", "gap", "fit_seconds"):
             trial.set_user_attr(key, first[key])
+        # The callback's curves: the fit's, plus the train accuracy measured for the gap rule.
+        trial.set_user_attr("history", callback.history)
+        trial.set_user_attr("train_eval_seconds", callback.train_eval_seconds)
         trial.set_user_attr("feasible", gap_excess <= 0 and accuracy_shortfall <= 0)
         values = np.array([r[self.spec.metric] for r in runs])
         if len(runs) == 1:

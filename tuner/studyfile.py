@@ -134,6 +134,26 @@ class Capstone:
     epochs: int = 5
 
 
+OVERFIT_RULES = ("gap", "loss")
+
+
+@dataclass(frozen=True)
+class OverfitSpec:
+    """When the trial callback stops a run that has begun to overfit (the `[overfit]` table).
+
+    A rule fires after it has held for `patience` epochs in a row, counting only epochs after
+    the warm-up, so the earliest stop is epoch warmup_epochs + patience: a 5-epoch study with
+    the defaults is never touched.
+    """
+
+    enabled: bool = True  # false: report to the pruner and stop diverged runs only
+    rules: tuple[str, ...] = OVERFIT_RULES  # "gap" and/or "loss"
+    warmup_epochs: int = 5  # epochs before any rule is checked
+    patience: int = 5  # epochs in a row a rule must hold before the trial is stopped
+    max_gap: float = 0.05  # gap rule: train accuracy (dropout off) minus validation accuracy
+    eval_rows: int = 1000  # training rows the gap rule measures train accuracy on, each epoch
+
+
 @dataclass(frozen=True)
 class Robustness:
     """Re-train promising trials with extra seeds, so feasibility is not one lucky run.
@@ -163,7 +183,7 @@ class StudySpec:
     sampler: dict[str, Any]
     pruner: dict[str, Any]
     space: dict[str, Param]
-    overfit: dict[str, Any] = field(default_factory=dict)
+    overfit: OverfitSpec = field(default_factory=OverfitSpec)
 
     def make_sampler(self, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
         """Build the sampler; each worker offsets the seed so workers do not sample in lockstep."""
@@ -231,7 +251,7 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
 
     sampler = dict(raw.get("sampler", {"name": "tpe"}))
     pruner = dict(raw.get("pruner", {"name": "none"}))
-    overfit = dict(raw.get("overfit", {}))
+    overfit = _parse_overfit(raw.get("overfit", {}), fail)
     try:
         _build_sampler(sampler, space, 0)
     except (TypeError, ValueError) as e:
@@ -280,6 +300,31 @@ def _parse_table(raw: dict[str, Any], key: str, cls: type, fail) -> Any:
             if value < 0:
                 raise fail(f"{key}.{sub}", f"cannot be negative, got {value!r}")
     return cls(**table)
+
+
+def _parse_overfit(table: Any, fail) -> OverfitSpec:
+    if not isinstance(table, dict):
+        raise fail("overfit", "must be a table")
+    allowed = OverfitSpec.__dataclass_fields__
+    for key in table:
+        if key not in allowed:
+            raise fail(f"overfit.{key}", f"unknown key (allowed: {', '.join(allowed)})")
+    values = dict(table)
+    if "enabled" in values and not isinstance(values["enabled"], bool):
+        raise fail("overfit.enabled", f"must be true or false, got {values['enabled']!r}")
+    if "rules" in values:
+        rules = values["rules"]
+        if not isinstance(rules, list) or any(r not in OVERFIT_RULES for r in rules):
+            raise fail("overfit.rules", f"must be a list drawn from {list(OVERFIT_RULES)}, got {rules!r}")
+        values["rules"] = tuple(dict.fromkeys(rules))
+    for key, lowest in (("warmup_epochs", 0), ("patience", 1), ("eval_rows", 1)):
+        value = values.get(key, lowest)
+        if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
+            raise fail(f"overfit.{key}", f"must be an integer >= {lowest}, got {value!r}")
+    gap = values.get("max_gap", 0.0)
+    if not isinstance(gap, (int, float)) or isinstance(gap, bool) or not 0 <= gap <= 1:
+        raise fail("overfit.max_gap", f"must be a number in [0, 1] (an accuracy difference), got {gap!r}")
+    return OverfitSpec(**values)
 
 
 def _check_data(data: DataSpec, given: set[str], fail) -> None:
