@@ -25,7 +25,7 @@ def epochs(n, *, loss=None, val_loss=None, train_acc=None, val_acc=None):
     """n epochs of logs; each argument is a function of the 1-based epoch number."""
     loss = loss or (lambda e: 1.0 / e)  # falling
     val_loss = val_loss or (lambda e: 1.2 / e)  # falling
-    val_acc = val_acc or (lambda e: 0.80 + 0.01 * e)
+    val_acc = val_acc or (lambda e: 0.80 + 0.01 * min(e, 2))  # improves, then plateaus
     train_acc = train_acc or (lambda e: val_acc(e) + 0.01)  # a small, steady gap
     return [
         {"loss": loss(e), "accuracy": train_acc(e) - 0.02, "val_loss": val_loss(e),
@@ -63,6 +63,8 @@ CASES = {
         epochs(20, val_loss=v_shape(6)), RULES, ("overfitting-loss", 9)),
     "val loss rises before warm-up ends": (  # rises from 2; epochs 3, 4, 5 count
         epochs(20, val_loss=v_shape(1)), RULES, ("overfitting-loss", 5)),
+    "overfitting while val accuracy still improves is left alone": (
+        epochs(20, val_loss=v_shape(6), val_acc=lambda e: 0.80 + 0.005 * e), RULES, None),
     "val and train loss both rise: not overfitting": (
         epochs(20, loss=v_shape(6), val_loss=v_shape(6)), RULES, None),
     "val loss rise interrupted": (
