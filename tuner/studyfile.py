@@ -83,7 +83,7 @@ METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
 
 _SECTIONS = {
     "name", "description", "n_trials", "metric", "data", "constraints", "capstone",
-    "sampler", "pruner", "space", "overfit",
+    "sampler", "pruner", "space", "overfit", "synthetic",
 }
 
 
@@ -125,6 +125,17 @@ class Capstone:
 
 
 @dataclass(frozen=True)
+class Synthetic:
+    """`[synthetic]`: train nothing; a closed-form score stands in for Keras (tuner/synthetic.py).
+
+    For tests and storage benchmarks of the worker, pool and storage code only: no accuracy
+    claim may rest on a synthetic study.
+    """
+
+    epoch_seconds: float = 0.1  # how long each "epoch" sleeps, so trials overlap like real ones
+
+
+@dataclass(frozen=True)
 class StudySpec:
     name: str
     path: str
@@ -140,6 +151,7 @@ class StudySpec:
     pruner: dict[str, Any]
     space: dict[str, Param]
     overfit: dict[str, Any] = field(default_factory=dict)
+    synthetic: Synthetic | None = None
 
     def make_sampler(self, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
         """Build the sampler; each worker offsets the seed so workers do not sample in lockstep."""
@@ -205,6 +217,7 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
     sampler = dict(raw.get("sampler", {"name": "tpe"}))
     pruner = dict(raw.get("pruner", {"name": "none"}))
     overfit = dict(raw.get("overfit", {}))
+    synthetic = _parse_table(raw, "synthetic", Synthetic, fail) if "synthetic" in raw else None
     try:
         _build_sampler(sampler, space, 0)
     except (TypeError, ValueError) as e:
@@ -229,6 +242,7 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
         pruner=pruner,
         space=space,
         overfit=overfit,
+        synthetic=synthetic,
     )
 
 
