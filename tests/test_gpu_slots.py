@@ -18,6 +18,7 @@ def test_one_process_per_gpu_slot_with_memory_growth(monkeypatch):
     slots = worker_slots(workers=2, gpus="all", per_gpu=2)
     assert [s["CUDA_VISIBLE_DEVICES"] for s in slots] == ["0", "0", "1", "1"]
     assert all(s["TF_FORCE_GPU_ALLOW_GROWTH"] == "true" for s in slots)
+    assert all(s["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false" for s in slots)
     assert [s["CUDA_VISIBLE_DEVICES"] for s in worker_slots(workers=2, gpus="1")] == ["1"]
 
 

@@ -76,8 +76,10 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
                     f"(visible: {', '.join(available)})"
                 )
             return [
-                # Memory growth: several small MLP trials can share one large GPU.
-                {"CUDA_VISIBLE_DEVICES": gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+                # Memory on demand (TensorFlow, and JAX if Keras runs on it): several small
+                # MLP trials can share one large GPU only if none takes it all at start.
+                {"CUDA_VISIBLE_DEVICES": gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                 "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
                 for gpu in chosen
                 for _ in range(per_gpu)
             ]

@@ -93,6 +93,10 @@ def interrupts_deferred() -> Iterator[None]:
 
 def configure_tensorflow() -> None:
     """Quiet logs, a fair share of CPU threads per worker process, GPU memory on demand."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return  # e.g. KERAS_BACKEND=jax: its GPU memory is set by XLA_PYTHON_CLIENT_PREALLOCATE
     import tensorflow as tf
 
     threads = int(os.environ.get("TUNER_THREADS", "0"))
