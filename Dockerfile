@@ -1,6 +1,7 @@
 # The tuner image: every tuner service in docker-compose.yml (study creation, workers, dashboard)
 # runs it. TensorFlow comes with its CUDA libraries from pip ([gpu] extra), so a GPU host needs
-# only the NVIDIA driver and the NVIDIA Container Toolkit. CPU-only image: --build-arg EXTRAS=test
+# only the NVIDIA driver and the NVIDIA Container Toolkit. A smaller CPU-only image:
+#   docker build --build-arg EXTRAS= -t mnist-tuner:cpu .
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONUNBUFFERED=1 \
@@ -14,7 +15,7 @@ WORKDIR /app
 ARG EXTRAS=gpu
 COPY pyproject.toml README.md* ./
 RUN mkdir tuner && touch tuner/__init__.py \
-    && pip install -e ".[${EXTRAS}]"
+    && pip install -e ".${EXTRAS:+[$EXTRAS]}"
 
 COPY tuner ./tuner
 COPY studies ./studies

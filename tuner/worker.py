@@ -4,7 +4,8 @@
 
 joins a study that already exists (created by tuner.launch), from this or another host. It
 starts a pool of worker processes like the launcher does; each process imports TensorFlow and
-loads the data once and stays up for many trials.
+loads the data once and stays up for many trials. Trials of dead workers are failed and
+re-queued through heartbeats, and a database outage is waited out (docs/STORAGE.md).
 """
 
 from __future__ import annotations
