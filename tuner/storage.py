@@ -118,19 +118,25 @@ def open_storage(url: str, *, create: bool = False) -> optuna.storages.RDBStorag
             "pool_recycle": 600,
             "connect_args": _POSTGRES_CONNECT_ARGS,
         }
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            skip_table_creation=not create,
-            heartbeat_interval=heartbeat,
-            grace_period=grace,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=MAX_RETRY
-            ),
-        )
-    except Exception as e:
-        raise TunerError(f"cannot open storage {redact(url)}: {describe_db_error(e, url)}") from None
+    for attempt in range(3):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                skip_table_creation=not create,
+                heartbeat_interval=heartbeat,
+                grace_period=grace,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+            )
+        except Exception as e:
+            # Another process (a second launcher, the dashboard) created the tables at the
+            # same moment: they exist now, so the next attempt finds them.
+            if create and "already exists" in str(e) and attempt < 2:
+                continue
+            raise TunerError(f"cannot open storage {redact(url)}: {describe_db_error(e, url)}") from None
+    raise AssertionError("unreachable")
 
 
 # libpq settings: give up on an unreachable server after 10 s instead of the OS's minutes, and
@@ -197,9 +203,10 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 
 def fail_and_retry(study: optuna.Study, trial_id: int) -> bool:
-    """Fail a RUNNING trial this worker abandoned and re-queue it, as the heartbeat check would.
+    """Fail a RUNNING trial whose worker is gone or was cut off, and re-queue it (same
+    parameters) as Optuna's heartbeat check does for a stale one.
 
-    Returns False if another worker got there first (it failed it stale and re-queued it).
+    Returns False if someone else finished it first (e.g. another worker's heartbeat check).
     """
     storage = study._storage
     try:
