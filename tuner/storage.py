@@ -133,11 +133,14 @@ def open_storage(url: str, *, create: bool = False) -> optuna.storages.RDBStorag
         except Exception as e:
             # Another process (a second launcher, the dashboard) created the tables at the
             # same moment: they exist now, so the next attempt finds them.
-            if create and "already exists" in str(e) and attempt < 2:
+            if create and _CREATION_RACE.search(str(e)) and attempt < 2:
                 continue
             raise TunerError(f"cannot open storage {redact(url)}: {describe_db_error(e, url)}") from None
     raise AssertionError("unreachable")
 
+
+# What a table or version row created by another process at the same moment looks like.
+_CREATION_RACE = re.compile(r"already exists|UNIQUE constraint failed|duplicate key value")
 
 # libpq settings: give up on an unreachable server after 10 s instead of the OS's minutes, and
 # keep idle connections alive (and notice dead ones) across long trials.
