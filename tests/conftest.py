@@ -51,9 +51,9 @@ def mnist_path() -> str:
 def tiny_study(tmp_path):
     """Write a tiny, fast study file and return its path."""
 
-    def make(name: str = "tiny", n_trials: int = 4, epochs: int = 1) -> str:
+    def make(name: str = "tiny", n_trials: int = 4, epochs: int = 1, extra: str = "") -> str:
         path = tmp_path / f"{name}.toml"
-        path.write_text(TINY_STUDY.format(name=name, n_trials=n_trials, epochs=epochs))
+        path.write_text(TINY_STUDY.format(name=name, n_trials=n_trials, epochs=epochs) + extra)
         return str(path)
 
     return make
@@ -61,8 +61,8 @@ def tiny_study(tmp_path):
 
 def run_module(module: str, *args: str, cwd: Path, env: dict | None = None, timeout: int = 300):
     """Run `python -m module args` as a user would, in `cwd`."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    full_env.pop("TUNER_STORAGE", None) if env is None or "TUNER_STORAGE" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "TUNER_STORAGE"}  # default storage
+    full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,

@@ -22,6 +22,7 @@ BASE = {
     "rescale": True,
     "input_noise": 0.2,
     "input_dropout": 0.1,
+    "shift": 0.1,
     "l2": 1e-4,
 }
 
@@ -49,7 +50,7 @@ def test_fixed_trial_builds_the_course_structures(params, widths):
     dropouts = [l.rate for l in model.layers if l.name.startswith("dropout_")]
     assert dropouts == [0.5] * len(widths)
     names = [l.name for l in model.layers]
-    assert names[:3] == ["rescale", "input_noise", "input_dropout"]
+    assert names[:6] == ["rescale", "to_image", "shift", "to_vector", "input_noise", "input_dropout"]
     assert model.optimizer.__class__.__name__ == "SGD" and model.optimizer.momentum == 0.9
     assert float(model.optimizer.learning_rate) == pytest.approx(0.1)
     assert model.loss == "mean_squared_error"
@@ -70,7 +71,7 @@ def test_dropout_position(position, expected):
 
 def test_plain_model_has_no_optional_layers():
     params = {**BASE, "n_layers": 1, "units_1": 32, "rescale": False, "input_noise": 0.0,
-              "input_dropout": 0.0, "dropout": 0.0, "l2": 0.0}
+              "input_dropout": 0.0, "dropout": 0.0, "l2": 0.0, "shift": 0.0}
     model = build_model(suggest(optuna.trial.FixedTrial(params), SPACE))
     assert [l.name for l in model.layers] == ["hidden_1", "output"]
 

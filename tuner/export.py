@@ -44,9 +44,7 @@ def load_existing_study(study: str, url: str) -> optuna.Study:
 
 
 def build_export(study: optuna.Study, url: str) -> dict[str, Any]:
-    import keras
-    import tensorflow as tf
-
+    from tuner.backend import versions
     from tuner.model import build_model
 
     trial, feasible = best_trial(study)
@@ -78,8 +76,7 @@ def build_export(study: optuna.Study, url: str) -> dict[str, Any]:
         },
         "provenance": {
             "optuna": optuna.__version__,
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
+            **versions(),
             "data_digest": attrs.get("data_digest"),
             "data": attrs.get("data"),
             "sampler": attrs.get("sampler"),

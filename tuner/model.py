@@ -17,11 +17,21 @@ OPTIMIZERS = {
 
 
 def build_model(config: dict[str, Any]) -> keras.Model:
-    """A Sequential MLP: [Rescaling] [GaussianNoise] [Dropout] (Dense [Dropout])* Dense(10)."""
+    """A Sequential MLP: [Rescaling] [RandomTranslation] [GaussianNoise] [Dropout]
+    (Dense [Dropout])* Dense(10)."""
     layers: list[keras.layers.Layer] = [keras.Input(shape=(784,))]
     # Scaling lives inside the model: the course's data definitions stay raw 0-255.
     if config["rescale"]:
         layers.append(keras.layers.Rescaling(1.0 / 255, name="rescale"))
+    if config["shift"] > 0:
+        # Augmentation inside the model, active only while training: each image moves by up
+        # to `shift` of its size. The arrays stay the course's; the net stops memorizing them.
+        layers += [
+            keras.layers.Reshape((28, 28, 1), name="to_image"),
+            keras.layers.RandomTranslation(config["shift"], config["shift"], fill_mode="constant",
+                                           name="shift"),
+            keras.layers.Flatten(name="to_vector"),
+        ]
     if config["input_noise"] > 0:
         layers.append(keras.layers.GaussianNoise(config["input_noise"], name="input_noise"))
     if config["input_dropout"] > 0:

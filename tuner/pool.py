@@ -76,8 +76,7 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
                     f"(visible: {', '.join(available)})"
                 )
             return [
-                # Memory on demand (TensorFlow, and JAX if Keras runs on it): several small
-                # MLP trials can share one large GPU only if none takes it all at start.
+                # Memory on demand, so K workers can share one GPU (TensorFlow and JAX).
                 {"CUDA_VISIBLE_DEVICES": gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
                  "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
                 for gpu in chosen

@@ -14,7 +14,6 @@ import fcntl
 import os
 import re
 import sqlite3
-import warnings
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -42,8 +41,6 @@ MAX_RETRY = 3
 # loop and its heartbeat thread) plus one short-lived connection for the budget lock.
 POOL_SIZE = 2
 MAX_OVERFLOW = 1
-# Heartbeats and their retry callback are marked experimental but are the documented way.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 def heartbeat_settings() -> tuple[int, int]:
@@ -306,3 +303,8 @@ class BudgetLock:
                 conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.key})
                 yield
 
+
+
+def artifact_dir() -> Path:
+    """Where reports are stored as Optuna artifacts (optuna-dashboard --artifact-dir)."""
+    return Path(os.environ.get("TUNER_ARTIFACTS", DEFAULT_DIR / "artifacts"))

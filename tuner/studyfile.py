@@ -40,6 +40,7 @@ RANGES = {  # name: (type, lowest allowed, highest allowed)
     "epochs": (int, 1, 1000),
     "input_noise": (float, 0.0, 1000.0),
     "input_dropout": (float, 0.0, 0.95),
+    "shift": (float, 0.0, 0.5),
     "l2": (float, 0.0, 1.0),
     "seed_repeat": (int, 0, 10**6),
 }
@@ -61,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "rescale": False,
     "input_noise": 0.0,
     "input_dropout": 0.0,
+    "shift": 0.0,
     "l2": 0.0,
     "seed_repeat": 0,
 }
@@ -83,7 +85,7 @@ METRICS = {"val_accuracy": "maximize", "val_loss": "minimize"}
 
 _SECTIONS = {
     "name", "description", "n_trials", "metric", "data", "constraints", "capstone",
-    "sampler", "pruner", "space", "overfit", "synthetic",
+    "sampler", "pruner", "space", "overfit", "robustness", "synthetic",
 }
 
 
@@ -125,6 +127,19 @@ class Capstone:
 
 
 @dataclass(frozen=True)
+class Robustness:
+    """Re-train promising trials with extra seeds, so feasibility is not one lucky run.
+
+    A trial whose first run lands within `margin` of both constraint limits is trained
+    `extra_seeds` more times; its constraints then use the worst run and its objective the
+    lower confidence bound mean - std of the validation metric.
+    """
+
+    extra_seeds: int = 0
+    margin: float = 0.005
+
+
+@dataclass(frozen=True)
 class Synthetic:
     """`[synthetic]`: train nothing; a closed-form score stands in for Keras (tuner/synthetic.py).
 
@@ -147,6 +162,7 @@ class StudySpec:
     data: DataSpec
     constraints: Constraints
     capstone: Capstone
+    robustness: Robustness
     sampler: dict[str, Any]
     pruner: dict[str, Any]
     space: dict[str, Param]
@@ -208,6 +224,9 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
     _check_data(data, fail)
     constraints = _parse_table(raw, "constraints", Constraints, fail)
     capstone = _parse_table(raw, "capstone", Capstone, fail)
+    robustness = _parse_table(raw, "robustness", Robustness, fail)
+    if not isinstance(robustness.extra_seeds, int) or robustness.extra_seeds > 20:
+        raise fail("robustness.extra_seeds", f"must be an integer in 0..20, got {robustness.extra_seeds!r}")
 
     space_raw = raw.get("space", {})
     if not isinstance(space_raw, dict):
@@ -238,6 +257,7 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
         data=data,
         constraints=constraints,
         capstone=capstone,
+        robustness=robustness,
         sampler=sampler,
         pruner=pruner,
         space=space,

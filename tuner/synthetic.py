@@ -51,6 +51,10 @@ class SyntheticObjective:
             value = history[self.spec.metric][-1]
             trial.report(value, step=epoch)
             if trial.should_prune():
+                # As the real objective does: constraints for pruned trials too (see Objective).
+                best = max(history["val_accuracy"])
+                trial.set_constraint("accuracy", self.spec.constraints.min_val_accuracy - best)
+                trial.set_constraint("gap", 0.0)
                 trial.set_user_attr("prune_reason", "pruner")
                 trial.set_user_attr("pruned_epoch", epoch + 1)
                 trial.set_user_attr("history", history)

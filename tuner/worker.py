@@ -92,33 +92,17 @@ def interrupts_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def configure_tensorflow() -> None:
-    """Quiet logs, a fair share of CPU threads per worker process, GPU memory on demand."""
-    import keras
-
-    if keras.backend.backend() != "tensorflow":
-        return  # e.g. KERAS_BACKEND=jax: its GPU memory is set by XLA_PYTHON_CLIENT_PREALLOCATE
-    import tensorflow as tf
-
-    threads = int(os.environ.get("TUNER_THREADS", "0"))
-    if threads > 0:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
-    for gpu in tf.config.list_physical_devices("GPU"):
-        # Several small MLP trials share a large GPU only if none grabs all its memory.
-        tf.config.experimental.set_memory_growth(gpu, True)
-
-
 def make_objective(spec: StudySpec, data_path: str | None):
     """The study's objective: Keras training, or the synthetic stand-in (no TensorFlow)."""
     if spec.synthetic is not None:
         from tuner.synthetic import SyntheticObjective
 
         return SyntheticObjective(spec)
+    from tuner.backend import configure_worker
     from tuner.data import load_search_data
     from tuner.objective import Objective  # TensorFlow loads here, once per process
 
-    configure_tensorflow()
+    configure_worker()
     data = load_search_data(
         data_path, train_rows=spec.data.train_rows, validation_rows=spec.data.validation_rows
     )

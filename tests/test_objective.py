@@ -1,0 +1,63 @@
+"""The objective on a real tiny fit: recorded attributes, constraints, seed re-runs."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+
+from tuner.data import load_search_data
+from tuner.objective import Objective
+from tuner.studyfile import load_study_spec
+
+
+@pytest.fixture(scope="module")
+def tiny_data(mnist_path):
+    return load_search_data(mnist_path, train_rows=600, validation_rows=(6000, 7000))
+
+
+def run_one(spec, data):
+    study = optuna.create_study(direction=spec.direction, sampler=spec.make_sampler())
+    study.optimize(Objective(spec, data), n_trials=1)
+    return study.trials[0]
+
+
+def test_single_run_records_metrics_and_constraints(tiny_study, tiny_data):
+    spec = load_study_spec(tiny_study())
+    trial = run_one(spec, tiny_data)
+    attrs = trial.user_attrs
+    assert trial.value == attrs["val_accuracy"]
+    assert math.isclose(attrs["gap"], attrs["train_accuracy"] - attrs["val_accuracy"])
+    assert trial.constraints["gap"] == pytest.approx(abs(attrs["gap"]) - spec.constraints.max_gap)
+    assert trial.constraints["accuracy"] == pytest.approx(spec.constraints.min_val_accuracy - attrs["val_accuracy"])
+    assert attrs["feasible"] == all(v <= 0 for v in trial.constraints.values())
+    assert len(attrs["history"]["val_accuracy"]) == 1 and trial.intermediate_values == {0: attrs["val_accuracy"]}
+    assert "seeds" not in attrs  # no robustness table: one run
+
+
+def test_promising_trials_are_rerun_with_more_seeds(tiny_study, tiny_data):
+    # margin 1.0 makes every trial "promising", so the re-run path is taken.
+    spec = load_study_spec(tiny_study(extra="[robustness]\nextra_seeds = 2\nmargin = 1.0\n"))
+    trial = run_one(spec, tiny_data)
+    attrs = trial.user_attrs
+    assert len(attrs["seeds"]) == 3 and len(set(attrs["seeds"])) == 3
+    accs = attrs["val_accuracies"]
+    assert len(accs) == 3 and len(set(accs)) > 1, "different seeds should give different runs"
+    assert attrs["worst_gap"] == max(abs(g) for g in attrs["gaps"])
+    assert trial.constraints["accuracy"] == pytest.approx(spec.constraints.min_val_accuracy - min(accs))
+    mean = sum(accs) / 3
+    std = (sum((a - mean) ** 2 for a in accs) / 2) ** 0.5
+    assert trial.value == pytest.approx(mean - std)
+
+
+def test_pruned_trials_carry_constraints(tiny_study, tiny_data):
+    """Without constraints TPE would treat a pruned trial as feasible."""
+    spec = load_study_spec(tiny_study(epochs=3, extra="[pruner]\nname = \"percentile\"\npercentile = 0.0\nn_startup_trials = 0\nn_warmup_steps = 0\n"))
+    study = optuna.create_study(direction=spec.direction, pruner=spec.make_pruner())
+    study.add_trial(optuna.trial.create_trial(value=1.0, intermediate_values={0: 1.0, 1: 1.0, 2: 1.0}))
+    study.optimize(Objective(spec, tiny_data), n_trials=1)
+    pruned = study.trials[-1]
+    assert pruned.state == optuna.trial.TrialState.PRUNED
+    best = max(pruned.user_attrs["history"]["val_accuracy"])
+    assert pruned.constraints["accuracy"] == pytest.approx(spec.constraints.min_val_accuracy - best)

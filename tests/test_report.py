@@ -1,0 +1,99 @@
+"""The reporter end to end: real retrains on the capstone split, artifacts, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_module
+
+LENIENT = """
+[capstone]
+min_test_accuracy = 0.5
+max_gap = 0.2
+epochs = 1
+"""
+STRICT = """
+[capstone]
+min_test_accuracy = 0.87
+max_gap = 0.01
+epochs = 5
+"""
+
+
+@pytest.fixture
+def finished_study(tmp_path, tiny_study, mnist_path):
+    def make(extra: str) -> str:
+        study_file = tiny_study(n_trials=2, extra=extra)
+        result = run_module("tuner.launch", "--study", study_file, "--workers", "1", "--data", mnist_path, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return study_file
+
+    return make
+
+
+def test_report_passes_and_writes_every_artifact(tmp_path, finished_study, mnist_path):
+    study_file = finished_study(LENIENT)
+    out = tmp_path / "rep"
+    result = run_module("tuner.report", "--study", study_file, "--seeds", "2", "--out", str(out),
+                        "--data", mnist_path, "--gap-margin", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    report = json.loads((out / "report.json").read_text())
+    chosen = report["candidates"][0]
+    assert report["robust"] == chosen["label"]
+    assert chosen["seeds"] == 2 and chosen["pass_rate"] == 1.0
+    assert len(chosen["wilson_95"]) == 2
+    run = chosen["runs"][0]
+    for key in ("test_accuracy", "train_accuracy", "epoch_log_accuracy", "gap", "rules"):
+        assert key in run
+    assert run["rules"]["data_definitions"] is True and run["epochs"] == 1
+    # Same seed, same run: the two seeds differ, and a seed's result is recorded exactly.
+    assert chosen["runs"][0]["seed"] != chosen["runs"][1]["seed"]
+    baseline = report["baseline"]
+    assert baseline["label"] == "course answer" and baseline["rules_passed"]["epochs"] == 0  # 10 epochs
+    md = (out / "report.md").read_text()
+    assert "| seed |" in md and "course answer" in md and "- gap:" in md
+    assert list(out.glob("curves_*.png")) and list(out.glob("*.html"))
+    assert (tmp_path / "runs" / "artifacts").is_dir()  # attached to the study
+
+
+def test_report_exit_1_when_nothing_is_robust_and_config_mode(tmp_path, finished_study, mnist_path):
+    study_file = finished_study(STRICT)  # 1-epoch configs fail the 5-epoch rule
+    result = run_module("tuner.report", "--study", study_file, "--seeds", "1", "--no-baseline",
+                        "--gap-margin", "1", "--max-candidates", "1", "--out", str(tmp_path / "r1"),
+                        "--data", mnist_path, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "no robust config" in result.stdout
+    report = json.loads((tmp_path / "r1" / "report.json").read_text())
+    assert report["robust"] is None
+    assert report["candidates"][0]["rules_passed"]["epochs"] == 0
+
+    exported = tmp_path / "best.json"
+    assert run_module("tuner.export", "--study", study_file, "--out", str(exported), cwd=tmp_path).returncode == 0
+    payload = json.loads(exported.read_text())
+    payload["rules"]["capstone"] = {"min_test_accuracy": 0.5, "max_gap": 0.2, "epochs": 1}
+    exported.write_text(json.dumps(payload))
+    result = run_module("tuner.report", "--config", str(exported), "--seeds", "1", "--no-baseline",
+                        "--out", str(tmp_path / "r2"), "--data", mnist_path, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "r2" / "report.md").is_file()
+
+
+def test_report_bad_input_exit_2(tmp_path, mnist_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    no_config = tmp_path / "empty.json"
+    no_config.write_text("{}")
+    for argv, expected in [
+        (["--config", str(broken)], "not valid JSON"),
+        (["--config", str(no_config)], "no 'config' object"),
+        (["--config", str(tmp_path / "missing.json")], "does not exist"),
+        (["--study", "no_such_study"], "unknown study"),
+        (["--config", str(no_config), "--seeds", "0"], "--seeds"),
+    ]:
+        result = run_module("tuner.report", *argv, "--data", mnist_path, cwd=tmp_path)
+        assert result.returncode == 2, (argv, result.stderr)
+        assert result.stderr.strip().startswith("error: ") and expected in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "reports").exists()

@@ -1,0 +1,47 @@
+"""What depends on the Keras backend: per-process setup, determinism, versions.
+
+TensorFlow is the product's backend. Keras 3 also runs on JAX (`KERAS_BACKEND=jax`), which
+some GPU boxes have instead; everything here works with either.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+
+def configure_worker() -> None:
+    """A fair share of CPU threads per worker process, and GPU memory that grows on demand,
+    so several small MLP trials can share one large GPU."""
+    if keras.backend.backend() != "tensorflow":
+        return  # JAX: the pool sets XLA_PYTHON_CLIENT_PREALLOCATE=false for GPU workers
+    import tensorflow as tf
+
+    threads = int(os.environ.get("TUNER_THREADS", "0"))
+    if threads > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def enable_determinism() -> None:
+    """Same seed, same run: seeded ops plus deterministic kernels."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def versions() -> dict[str, str]:
+    found = {"keras": keras.__version__, "keras_backend": keras.backend.backend()}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        found["tensorflow"] = tf.__version__
+    elif keras.backend.backend() == "jax":
+        import jax
+
+        found["jax"] = jax.__version__
+    return found
