@@ -1,10 +1,16 @@
-"""Shared fixtures: the real MNIST file, tiny study files, and CLI runners."""
+"""Shared fixtures: the real MNIST file, tiny study files, PostgreSQL databases, CLI runners."""
 
 from __future__ import annotations
 
+import glob
 import os
+import secrets
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +67,124 @@ def run_module(module: str, *args: str, cwd: Path, env: dict | None = None, time
         [sys.executable, "-m", module, *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+# The machine's cluster (.ci/run starts it): 127.0.0.1:5432, user postgres, trust auth.
+PG_HOST, PG_PORT, PG_ADMIN_USER = "127.0.0.1", 5432, "postgres"
+
+
+def _admin_connect(**kwargs):
+    import psycopg2
+
+    params = {"host": PG_HOST, "port": PG_PORT, "user": PG_ADMIN_USER, "dbname": "postgres",
+              "connect_timeout": 10, **kwargs}
+    try:
+        conn = psycopg2.connect(**params)
+    except psycopg2.OperationalError as e:
+        pytest.fail(f"PostgreSQL not reachable at {params['host']}:{params['port']} "
+                    f"(.ci/run starts it): {str(e).strip()}")
+    conn.autocommit = True
+    return conn
+
+
+def _admin_execute(sql: str, **connect) -> None:
+    conn = _admin_connect(**connect)  # no `with conn`: psycopg2 would open a transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def create_database(name: str, **connect) -> None:
+    _admin_execute(f'CREATE DATABASE "{name}"', **connect)
+
+
+def drop_database(name: str, **connect) -> None:
+    # FORCE: workers a failed test left behind must not keep the database alive.
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', **connect)
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh database on the local PostgreSQL, dropped afterwards, as a bare postgresql:// URL."""
+    name = f"tuner_test_{secrets.token_hex(4)}"
+    create_database(name)
+    try:
+        yield f"postgresql://{PG_ADMIN_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        drop_database(name)
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster of this test run, on a free port, with password auth.
+
+    The machine's cluster trusts every local connection, so a wrong password cannot fail there;
+    and restarting it would cut off everyone else using it. This one is ours to break.
+    """
+
+    user = "tuner"
+    password = "right-" + secrets.token_hex(6)
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+        if not found:
+            pytest.fail("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin")
+        self.bin = Path(found[-1]).parent
+        self.root = Path(tempfile.mkdtemp(prefix="tuner-pg-"))
+        with socket.socket() as s:
+            s.bind((PG_HOST, 0))
+            self.port = s.getsockname()[1]
+        (self.root / "pw").write_text(self.password + "\n")
+        if os.geteuid() == 0:  # the server refuses to run as root
+            shutil.chown(self.root, "postgres")
+            shutil.chown(self.root / "pw", "postgres")
+        self._pg("initdb", "-D", str(self.root / "data"), "-U", self.user, "-A", "scram-sha-256",
+                 f"--pwfile={self.root / 'pw'}", "--no-sync")
+        self.start()
+        create_database("tuner", host=PG_HOST, port=self.port, user=self.user, password=self.password)
+
+    def _pg(self, tool: str, *args: str) -> None:
+        cmd = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    def _ctl(self, action: str, *args: str) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses={PG_HOST}"
+        self._pg("pg_ctl", "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w",
+                 "-o", options, action, *args)
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def restart(self, *, downtime: float = 0.0) -> None:
+        """Fast shutdown (as `pg_ctlcluster ... restart` does: clients are cut off), an optional
+        pause with no server at all, then start again."""
+        self._ctl("stop", "-m", "fast")
+        time.sleep(downtime)
+        self.start()
+
+    def url(self, *, password: str | None = None, database: str = "tuner") -> str:
+        return f"postgresql://{self.user}:{password or self.password}@{PG_HOST}:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        name = f"tuner_test_{secrets.token_hex(4)}"
+        create_database(name, host=PG_HOST, port=self.port, user=self.user, password=self.password)
+        return self.url(database=name)
+
+    def close(self) -> None:
+        try:
+            self._ctl("stop", "-m", "immediate")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def private_postgres():
+    server = PrivatePostgres()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -1,10 +1,14 @@
 """Create (or extend) a study and run workers on it until its trial budget is used up.
 
-    python -m tuner.launch --study mnist_mlp [--storage URL] [--workers N] [--n-trials N] [--data PATH]
+    python -m tuner.launch --study mnist_mlp [--storage URL] [--workers N | --gpus all|0,1
+                           [--workers-per-gpu K]] [--n-trials N] [--data PATH] [--create-only]
                            [--dashboard [--dashboard-port P]]
 
-Launching a study that exists already adds --n-trials more finished trials to it. --dashboard
-serves optuna-dashboard on the same storage while the workers run (see tuner.dashboard).
+Launching a study that exists already adds --n-trials more finished trials to it.
+`--create-only` creates the study and starts no worker (workers join with `python -m
+tuner.worker`, e.g. from docker compose or other hosts); it leaves an existing study unchanged,
+so it is safe to run again. --dashboard serves optuna-dashboard on the same storage while the
+workers run (see tuner.dashboard).
 """
 
 from __future__ import annotations
@@ -18,18 +22,27 @@ import optuna
 import optuna_dashboard
 
 from tuner.dashboard import DEFAULT_PORT, check_port, start_beside
-from tuner.data import load_search_data
 from tuner.errors import TunerError, run_cli
 from tuner.pool import log_dir_of, run_pool, worker_slots
 from tuner.results import TARGET_ATTR, count_trials
 from tuner.storage import describe_db_error, open_storage, redact, resolve_url
 from tuner.studyfile import StudySpec, load_study_spec
-from tuner.worker import add_worker_arguments
+from tuner.worker import add_worker_arguments, load_study_data
 
 
-def create_study(spec: StudySpec, url: str, *, n_trials: int, data_digest: str) -> optuna.Study:
-    """Create or load the study once, here, before any worker starts; set its trial target."""
+def create_study(
+    spec: StudySpec, url: str, *, n_trials: int, data_digest: str, extend: bool = True
+) -> optuna.Study:
+    """Create or load the study once, here, before any worker starts; set its trial target.
+
+    An existing study gets `n_trials` more finished trials if `extend`, else is left as it is.
+    """
     storage = open_storage(url, create=True)
+    try:
+        storage.get_study_id_from_name(spec.name)
+        exists = True
+    except KeyError:
+        exists = False
     try:
         study = optuna.create_study(
             study_name=spec.name,
@@ -46,6 +59,8 @@ def create_study(spec: StudySpec, url: str, *, n_trials: int, data_digest: str) 
             f"study {spec.name!r} exists in {redact(url)} with direction "
             f"{study.direction.name.lower()}, but {spec.path} says {spec.direction}"
         )
+    if exists and not extend and TARGET_ATTR in study.user_attrs:
+        return study
     finished = count_trials(study.get_trials(deepcopy=False)).finished
     study.set_user_attr(TARGET_ATTR, finished + n_trials)
     study.set_user_attr("study_file", spec.path)
@@ -107,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dashboard", action="store_true", help="serve optuna-dashboard while the workers run")
     parser.add_argument("--dashboard-port", type=int, default=DEFAULT_PORT,
                         help=f"the dashboard's port on 127.0.0.1 (default {DEFAULT_PORT})")
+    parser.add_argument("--create-only", action="store_true",
+                        help="create the study (if missing) and start no worker")
     args = parser.parse_args(argv)
 
     spec = load_study_spec(args.study)
@@ -118,17 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     url = resolve_url(args.storage)
     slots = worker_slots(workers=args.workers, gpus=args.gpus, per_gpu=args.workers_per_gpu)
     # Load the data here once: a bad --data fails now, and the digest goes on the study.
-    data = load_search_data(args.data, train_rows=spec.data.train_rows,
-                            validation_rows=spec.data.validation_rows,
-                            evaluate_on=spec.data.evaluate_on, test_rows=spec.data.test_rows)
+    data = load_study_data(spec, args.data)
     try:
-        study = create_study(spec, url, n_trials=n_trials, data_digest=data.digest)
+        study = create_study(spec, url, n_trials=n_trials, data_digest=data.digest,
+                             extend=not args.create_only)
     except TunerError:
         raise
     except Exception as e:
         raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
-    print(f"study {spec.name!r} in {redact(url)}: {study.user_attrs[TARGET_ATTR]} finished trials "
-          f"wanted, data {data.digest[:12]}", file=sys.stderr)
+    finished = count_trials(study.get_trials(deepcopy=False)).finished
+    print(f"study {spec.name!r} in {redact(url)}: {finished} of {study.user_attrs[TARGET_ATTR]} "
+          f"finished trials done, data {data.digest[:12]}", file=sys.stderr)
+    if args.create_only:
+        return 0
     if not args.dashboard:
         return run_pool(spec, url, args.data, slots)
     with start_beside(spec.path, url, port=args.dashboard_port, log_dir=log_dir_of(spec)) as link:

@@ -8,6 +8,7 @@ trial a worker could not close is failed here, so none is left RUNNING.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -20,8 +21,9 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from tuner.errors import TunerError
 from tuner.results import TARGET_ATTR, StudyCounts, best_trial, count_trials
-from tuner.storage import DEFAULT_DIR, open_storage
+from tuner.storage import DEFAULT_DIR, fail_and_retry, is_connection_error, open_storage
 from tuner.studyfile import StudySpec
 
 POLL_SECONDS = 2.0
@@ -29,29 +31,50 @@ STOP_GRACE_SECONDS = 60
 
 
 def visible_gpus() -> list[str]:
-    """GPU indices this host can use, without importing TensorFlow."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES"):
-        return [g for g in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if g.strip()]
+    """GPU ids this host lets us use, without importing TensorFlow.
+
+    $CUDA_VISIBLE_DEVICES, when set, is the list (empty or -1: none); else nvidia-smi's indices.
+    """
+    restricted = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if restricted is not None:
+        ids = [g.strip() for g in restricted.split(",") if g.strip()]
+        # CUDA stops at the first invalid entry; -1 is the usual way to hide every GPU.
+        return list(itertools.takewhile(lambda g: g != "-1", ids))
     if shutil.which("nvidia-smi") is None:
         return []
-    out = subprocess.run(
-        ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-        capture_output=True, text=True, check=False,
-    )
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True, text=True, check=False, timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
     return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
 
 
 def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[dict[str, str]]:
-    """The environment of each worker process: its GPU, or CPU threads."""
-    if workers < 1 or per_gpu < 1:
-        from tuner.errors import TunerError
+    """The environment of each worker process: its GPU, or its share of CPU threads.
 
+    `gpus` is None (CPU workers), "all", or a list like "0,1"; each GPU gets `per_gpu` processes.
+    With no GPU visible at all, it says so in one line and falls back to `workers` CPU workers.
+    """
+    if workers < 1 or per_gpu < 1:
         raise TunerError(f"--workers and --workers-per-gpu must be at least 1, got {workers} and {per_gpu}")
-    if gpus:
+    if gpus is not None:
         available = visible_gpus()
-        chosen = available if gpus == "all" else [g.strip() for g in gpus.split(",") if g.strip()]
-        missing = [g for g in chosen if g not in available]
-        if chosen and available and not missing:
+        if gpus.strip() == "all":
+            chosen = available
+        else:
+            chosen = [g.strip() for g in gpus.split(",") if g.strip()]
+            if not chosen:
+                raise TunerError(f"--gpus takes 'all' or a list like 0,1; got {gpus!r}")
+        if available:
+            missing = [g for g in chosen if g not in available]
+            if missing:
+                raise TunerError(
+                    f"--gpus {gpus}: GPU {', '.join(missing)} not visible here "
+                    f"(visible: {', '.join(available)})"
+                )
             return [
                 # Memory on demand, so K workers can share one GPU (TensorFlow and JAX).
                 {"CUDA_VISIBLE_DEVICES": gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
@@ -59,7 +82,8 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
                 for gpu in chosen
                 for _ in range(per_gpu)
             ]
-        print(f"no GPU visible (asked for --gpus {gpus}); running {workers} CPU workers", file=sys.stderr)
+        print(f"no GPU visible (--gpus {gpus}); running {workers} CPU worker"
+              f"{'s' if workers != 1 else ''} instead", file=sys.stderr)
     threads = max(1, (os.cpu_count() or 1) // workers)
     return [{"CUDA_VISIBLE_DEVICES": "", "TUNER_THREADS": str(threads)} for _ in range(workers)]
 
@@ -88,26 +112,32 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
             procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                           start_new_session=True))
     progress = Progress(study)
-    print(f"{len(procs)} workers on study {spec.name!r}; logs in {log_dir}/", file=sys.stderr)
+    pids = ", ".join(str(p.pid) for p in procs)
+    print(f"{len(procs)} workers (pids {pids}) on study {spec.name!r}; logs in {log_dir}/", file=sys.stderr)
     try:
-        while any(p.poll() is None for p in procs):
+        while live := [p for p in procs if p.poll() is None]:
             progress.show()
-            time.sleep(POLL_SECONDS)
+            try:  # wake up as soon as a worker exits, not at the next poll
+                live[0].wait(timeout=POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
     except KeyboardInterrupt:
         progress.end()
         print("stopping workers...", file=sys.stderr)
         _stop(procs)
-        _fail_orphans(study, procs, reason="interrupted")
+        _fail_orphans(study, procs, reason="interrupted", retry=False)
         progress.summary()
         return 130
     progress.end()
-    _fail_orphans(study, procs, reason="worker exited during the trial")
+    _fail_orphans(study, procs, reason="worker exited during the trial", retry=True)
     for proc, log in zip(procs, logs):
         if proc.returncode != 0:
             print(f"worker exited with code {proc.returncode}: {_last_line(log)} (see {log})", file=sys.stderr)
     counts = progress.summary()
     target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
-    return 0 if counts.finished >= target and all(p.returncode == 0 for p in procs) else 1
+    # A worker that died (killed, out of memory) is reported above; the run succeeded if the
+    # study still reached its target, which is what heartbeats and retries are for.
+    return 0 if counts.finished >= target else 1
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -123,16 +153,27 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def _fail_orphans(study: optuna.Study, procs: list[subprocess.Popen], *, reason: str) -> None:
-    """Fail RUNNING trials owned by our (now exited) workers, e.g. after a kill, or a Ctrl-C
-    that landed between a worker's ask and its trial's own clean-up. The reason shows in the
-    dashboard like a worker's own."""
+def _fail_orphans(study: optuna.Study, procs: list[subprocess.Popen], *, reason: str, retry: bool) -> None:
+    """Fail RUNNING trials owned by our (now exited) workers, e.g. after a kill, without
+    waiting for the heartbeat grace period; re-queue them unless the user is stopping. The
+    reason shows in the dashboard like a worker's own."""
     host = socket.gethostname()
     ours = {f"{host}:{p.pid}" for p in procs}
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("worker") in ours:
+    try:
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.user_attrs.get("worker") not in ours:
+                continue
             study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
-            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            if retry:
+                fail_and_retry(study, t._trial_id)
+            else:
+                study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+    except Exception as e:
+        if not is_connection_error(e):
+            raise
+        # Unreachable now: the heartbeat check fails these trials once the database is back.
+        print("storage unreachable; trials of stopped workers are failed by the heartbeat check later",
+              file=sys.stderr)
 
 
 def _last_line(path: Path) -> str:
@@ -171,7 +212,12 @@ class Progress:
         return text, counts
 
     def show(self) -> None:
-        text, _ = self.line()
+        try:
+            text, _ = self.line()
+        except Exception as e:
+            if not is_connection_error(e):
+                raise
+            text = f"[{self.study.study_name}] storage unreachable; workers retry until it is back"
         if self.tty:
             # A line wider than the terminal wraps, and \r would then redraw only its last row.
             text = text[: shutil.get_terminal_size().columns - 1]

@@ -8,8 +8,11 @@ heartbeats and stale-trial retry behave the same on either.
 from __future__ import annotations
 
 import contextlib
+import copy
+import datetime as dt
 import fcntl
 import os
+import re
 import sqlite3
 import zlib
 from pathlib import Path
@@ -17,18 +20,44 @@ from typing import Iterator
 
 import optuna
 import sqlalchemy
+import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
 from tuner.errors import TunerError
 
 STORAGE_ENV = "TUNER_STORAGE"
 DEFAULT_DIR = Path("runs")
-# A worker beats every HEARTBEAT seconds; a RUNNING trial with no beat for GRACE seconds is
-# failed by the next worker that looks, and re-queued once by RetryHeartbeatStaleTrialCallback.
-# GRACE is several beats so a slow database round trip is not mistaken for a dead worker.
-HEARTBEAT_SECONDS = int(os.environ.get("TUNER_HEARTBEAT_SECONDS", "10"))
-GRACE_SECONDS = int(os.environ.get("TUNER_GRACE_SECONDS", "60"))
+# A worker beats every HEARTBEAT seconds while it runs a trial; a RUNNING trial with no beat for
+# GRACE seconds is failed by the next worker that looks, and re-queued by
+# RetryHeartbeatStaleTrialCallback (up to MAX_RETRY times). GRACE is several beats so that a
+# slow database round trip or a short restart is not mistaken for a dead worker; a shorter grace
+# re-queues a killed worker's trial sooner. docs/STORAGE.md explains the choice.
+HEARTBEAT_ENV = "TUNER_HEARTBEAT_SECONDS"
+GRACE_ENV = "TUNER_GRACE_SECONDS"
+DEFAULT_HEARTBEAT_SECONDS = 10
+DEFAULT_GRACE_SECONDS = 60
 MAX_RETRY = 3
+# Each worker process holds at most POOL_SIZE + MAX_OVERFLOW storage connections (its trial
+# loop and its heartbeat thread) plus one short-lived connection for the budget lock.
+POOL_SIZE = 2
+MAX_OVERFLOW = 1
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """(heartbeat seconds, grace seconds) from the environment, checked."""
+    values = []
+    for name, default in ((HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS), (GRACE_ENV, DEFAULT_GRACE_SECONDS)):
+        raw = os.environ.get(name, "").strip() or str(default)
+        if not raw.isdigit() or int(raw) < 1:
+            raise TunerError(f"${name} must be a whole number of seconds >= 1, got {raw!r}")
+        values.append(int(raw))
+    heartbeat, grace = values
+    if grace <= heartbeat:
+        raise TunerError(
+            f"${GRACE_ENV} ({grace}) must be longer than ${HEARTBEAT_ENV} ({heartbeat}), "
+            "or live trials are failed as stale; a few heartbeats long is usual"
+        )
+    return heartbeat, grace
 
 
 def default_url() -> str:
@@ -74,44 +103,157 @@ def open_storage(url: str, *, create: bool = False) -> optuna.storages.RDBStorag
     """Open the storage. Only the launcher creates tables (`create=True`): workers racing on
     table creation is a known Optuna failure."""
     url = resolve_url(url)
+    heartbeat, grace = heartbeat_settings()
     if is_sqlite(url):
         _prepare_sqlite(url, create=create)
         engine_kwargs = {"connect_args": {"timeout": 60}}  # busy timeout for parallel workers
     else:
         engine_kwargs = {
-            "pool_pre_ping": True,  # survive idle connections dropped by the server or a restart
-            "pool_size": 2,
-            "max_overflow": 2,
+            "pool_pre_ping": True,  # a connection dropped by a restart or a NAT is replaced on checkout
+            "pool_size": POOL_SIZE,
+            "max_overflow": MAX_OVERFLOW,
             "pool_recycle": 600,
-            "connect_args": {"connect_timeout": 10},
+            "connect_args": _POSTGRES_CONNECT_ARGS,
         }
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            skip_table_creation=not create,
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=MAX_RETRY
-            ),
-        )
-    except Exception as e:
-        raise TunerError(f"cannot open storage {redact(url)}: {describe_db_error(e, url)}") from None
+    for attempt in range(3):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                skip_table_creation=not create,
+                heartbeat_interval=heartbeat,
+                grace_period=grace,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+            )
+        except Exception as e:
+            # Another process (a second launcher, the dashboard) created the tables at the
+            # same moment: they exist now, so the next attempt finds them.
+            if create and _CREATION_RACE.search(str(e)) and attempt < 2:
+                continue
+            raise TunerError(f"cannot open storage {redact(url)}: {describe_db_error(e, url)}") from None
+    raise AssertionError("unreachable")
+
+
+# What a table or version row created by another process at the same moment looks like.
+_CREATION_RACE = re.compile(r"already exists|UNIQUE constraint failed|duplicate key value")
+
+# libpq settings: give up on an unreachable server after 10 s instead of the OS's minutes, and
+# keep idle connections alive (and notice dead ones) across long trials.
+_POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 10,
+    "application_name": "mnist-tuner",
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+
+_HINTS = (  # (driver message pattern, what to do), first match wins
+    (r'relation "\w+" does not exist|no such table', "the database has no tuner tables: "
+     "create the study with python -m tuner.launch --create-only"),
+    (r'database "[^"]+" does not exist', "create the database first (e.g. createdb), or fix the URL"),
+    (r'role "[^"]+" does not exist', "check the user in the URL"),
+    (r"password authentication failed", "check the user and password in the URL"),
+    (r"could not translate host name", "check the host name in the URL"),
+    (r"Connection refused", "is PostgreSQL running there and listening on that port?"),
+    (r"timeout expired", "is the host reachable and the port open?"),
+)
 
 
 def describe_db_error(error: BaseException, url: str) -> str:
-    """One line from a driver error, with any password in it removed."""
-    # Optuna wraps driver errors (StorageInternalError "...during the commit..."): find the driver's.
-    cause: BaseException | None = error
-    while cause is not None and getattr(cause, "orig", None) is None:
-        cause = cause.__cause__
-    message = str(cause.orig if cause is not None else error).strip().splitlines()
-    line = message[0] if message else type(error).__name__
+    """One line from a driver error (the innermost one), any password removed, with a hint."""
+    root = error
+    for candidate in _chain(error):
+        if getattr(candidate, "orig", None) is not None:
+            root = candidate.orig
+            break
+        root = candidate
+    lines = [line.strip() for line in str(root).strip().splitlines() if line.strip()]
+    line = lines[0] if lines else type(root).__name__
     password = make_url(url).password
     if password:
         line = line.replace(str(password), "***")
-    return line
+    hint = next((h for pattern, h in _HINTS if re.search(pattern, line)), None)
+    return f"{line} ({hint})" if hint else line
+
+
+def is_connection_error(error: BaseException) -> bool:
+    """Whether an error means "the database is unreachable right now" rather than a bug.
+
+    Optuna wraps driver errors in StorageInternalError, so the whole chain is searched.
+    """
+    for candidate in _chain(error):
+        if isinstance(candidate, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
+                                  sqlalchemy.exc.DisconnectionError)):
+            return True
+        if getattr(candidate, "connection_invalidated", False):
+            return True
+    return False
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def fail_and_retry(study: optuna.Study, trial_id: int) -> bool:
+    """Fail a RUNNING trial whose worker is gone or was cut off, and re-queue it (same
+    parameters) as Optuna's heartbeat check does for a stale one.
+
+    Returns False if someone else finished it first (e.g. another worker's heartbeat check).
+    """
+    storage = study._storage
+    try:
+        if not storage.set_trial_state_values(trial_id, state=optuna.trial.TrialState.FAIL):
+            return False
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    callback = storage.get_heartbeat_stale_trial_callback()
+    if callback is not None:
+        callback(study, copy.deepcopy(storage.get_trial(trial_id)))
+    return True
+
+
+def fail_beatless_trials(study: optuna.Study) -> int:
+    """Fail and re-queue RUNNING trials that never recorded a heartbeat and are older than
+    twice the grace period; returns how many.
+
+    Optuna's stale check skips a trial with no heartbeat row. A worker killed, or cut off from
+    the database, between creating a trial and its first beat leaves one; without this it would
+    stay RUNNING for ever and hold a place in the budget.
+    """
+    rdb = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache layer
+    grace = getattr(rdb, "grace_period", None)
+    if not grace:
+        return 0
+    cutoff = dt.datetime.now() - dt.timedelta(seconds=2 * grace)  # naive local, as Optuna's
+    old = {
+        t._trial_id
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if t.datetime_start is not None and t.datetime_start < cutoff
+    }
+    if not old:
+        return 0
+    # Private model, the same query Optuna's own stale check makes.
+    from optuna.storages._rdb.models import TrialHeartbeatModel
+
+    session = rdb.scoped_session()
+    try:
+        beaten = {
+            row.trial_id
+            for row in session.query(TrialHeartbeatModel.trial_id).filter(
+                TrialHeartbeatModel.trial_id.in_(old)
+            )
+        }
+    finally:
+        session.close()
+    return sum(fail_and_retry(study, trial_id) for trial_id in sorted(old - beaten))
 
 
 def _prepare_sqlite(url: str, *, create: bool) -> None:
@@ -142,7 +284,10 @@ class BudgetLock:
             self._engine = None
             self._lock_path = Path(make_url(self.url).database + ".lock")
         else:
-            self._engine = sqlalchemy.create_engine(self.url, poolclass=sqlalchemy.NullPool)
+            # One connection per claim: the lock lives exactly as long as its transaction.
+            self._engine = sqlalchemy.create_engine(
+                self.url, poolclass=sqlalchemy.NullPool, connect_args=_POSTGRES_CONNECT_ARGS
+            )
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[None]:

@@ -89,7 +89,7 @@ EVALUATE_ON = ("validation", "test")
 
 _SECTIONS = {
     "name", "description", "n_trials", "metric", "data", "constraints", "capstone",
-    "sampler", "pruner", "space", "overfit", "robustness",
+    "sampler", "pruner", "space", "overfit", "robustness", "synthetic",
 }
 
 
@@ -168,6 +168,17 @@ class Robustness:
 
 
 @dataclass(frozen=True)
+class Synthetic:
+    """`[synthetic]`: train nothing; a closed-form score stands in for Keras (tuner/synthetic.py).
+
+    For tests and storage benchmarks of the worker, pool and storage code only: no accuracy
+    claim may rest on a synthetic study.
+    """
+
+    epoch_seconds: float = 0.1  # how long each "epoch" sleeps, so trials overlap like real ones
+
+
+@dataclass(frozen=True)
 class StudySpec:
     name: str
     path: str
@@ -184,6 +195,7 @@ class StudySpec:
     pruner: dict[str, Any]
     space: dict[str, Param]
     overfit: OverfitSpec = field(default_factory=OverfitSpec)
+    synthetic: Synthetic | None = None
 
     def make_sampler(self, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
         """Build the sampler; each worker offsets the seed so workers do not sample in lockstep."""
@@ -252,6 +264,7 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
     sampler = dict(raw.get("sampler", {"name": "tpe"}))
     pruner = dict(raw.get("pruner", {"name": "none"}))
     overfit = _parse_overfit(raw.get("overfit", {}), fail)
+    synthetic = _parse_table(raw, "synthetic", Synthetic, fail) if "synthetic" in raw else None
     try:
         _build_sampler(sampler, space, 0)
     except (TypeError, ValueError) as e:
@@ -282,6 +295,7 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
         pruner=pruner,
         space=space,
         overfit=overfit,
+        synthetic=synthetic,
     )
 
 

@@ -4,12 +4,14 @@
 
 joins a study that already exists (created by tuner.launch), from this or another host. It
 starts a pool of worker processes like the launcher does; each process imports TensorFlow and
-loads the data once and stays up for many trials.
+loads the data once and stays up for many trials. Trials of dead workers are failed and
+re-queued through heartbeats, and a database outage is waited out (docs/STORAGE.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -19,14 +21,24 @@ import threading
 import time
 import traceback
 import warnings
+from typing import Iterator
 
 import optuna
-import sqlalchemy.exc
 from optuna.trial import TrialState
 
+from tuner.data import SearchData, load_search_data
 from tuner.errors import TunerError, run_cli
 from tuner.results import TARGET_ATTR, count_trials
-from tuner.storage import BudgetLock, open_storage, redact, resolve_url
+from tuner.storage import (
+    BudgetLock,
+    describe_db_error,
+    fail_and_retry,
+    fail_beatless_trials,
+    is_connection_error,
+    open_storage,
+    redact,
+    resolve_url,
+)
 from tuner.studyfile import StudySpec, load_study_spec
 
 log = logging.getLogger("tuner.worker")
@@ -34,6 +46,8 @@ log = logging.getLogger("tuner.worker")
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 MAX_CONSECUTIVE_FAILURES = 3
 DB_OUTAGE_SECONDS = 180  # how long a worker keeps retrying an unreachable database
+OUTAGE_RETRY_SECONDS = 2
+BUDGET_WAIT_SECONDS = 1  # how often a worker at the budget's edge looks again
 
 
 class Heartbeat:
@@ -61,13 +75,53 @@ class Heartbeat:
         self._thread.join()
 
 
-def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int = 0) -> int:
-    """One worker process's loop. Returns 0 when the budget is used up, 1 on repeated failure."""
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block is done, then raise KeyboardInterrupt.
+
+    A Python-level handler, not a signal mask: TensorFlow's threads would take a masked signal.
+    """
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise KeyboardInterrupt
+
+
+def make_objective(spec: StudySpec, data_path: str | None):
+    """The study's objective: Keras training, or the synthetic stand-in (no TensorFlow)."""
+    if spec.synthetic is not None:
+        from tuner.synthetic import SyntheticObjective
+
+        return SyntheticObjective(spec)
     from tuner.backend import configure_worker
-    from tuner.data import load_search_data
     from tuner.objective import Objective  # TensorFlow loads here, once per process
 
     configure_worker()
+    return Objective(spec, load_study_data(spec, data_path))
+
+
+def load_study_data(spec: StudySpec, data_path: str | None) -> SearchData:
+    """The rows a study trains and measures on, as its [data] table says."""
+    return load_search_data(
+        data_path, train_rows=spec.data.train_rows, validation_rows=spec.data.validation_rows,
+        evaluate_on=spec.data.evaluate_on, test_rows=spec.data.test_rows,
+    )
+
+
+def worker_name() -> str:
+    """How trials record who ran them: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int = 0) -> int:
+    """One worker process's loop. Returns 0 when the budget is used up, 1 on repeated failure."""
+    objective = make_objective(spec, data_path)
     storage = open_storage(url)
     study = optuna.load_study(
         study_name=spec.name,
@@ -75,31 +129,40 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
         sampler=spec.make_sampler(seed_offset=index),
         pruner=spec.make_pruner(),
     )
-    data = load_search_data(
-        data_path, train_rows=spec.data.train_rows, validation_rows=spec.data.validation_rows,
-        evaluate_on=spec.data.evaluate_on, test_rows=spec.data.test_rows,
-    )
-    objective = Objective(spec, data)
     lock = BudgetLock(url, spec.name)
-    owner = f"{socket.gethostname()}:{os.getpid()}"
+    owner = worker_name()
+    log.info("worker %s on study %r in %s", owner, spec.name, redact(url))
     failures = 0
     outage_since: float | None = None
+    abandoned: list[int] = []  # trials cut off by a database outage, to fail and re-queue
     while True:
+        trial = None
         try:
-            trial = _claim_trial(study, lock, spec)
+            while abandoned:
+                if fail_and_retry(study, abandoned[0]):
+                    log.warning("trial id %d was cut off by the outage: failed and re-queued", abandoned[0])
+                abandoned.pop(0)
+            trial = _claim_trial(study, lock, spec, owner)
             if trial is None:
                 return 0
             outage_since = None
-            trial.set_user_attr("worker", owner)
             ok = _run_trial(study, storage, trial, objective)
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as e:
-            # The database went away (restart, network): the trial in flight, if any, stops
-            # beating and is failed and retried by the heartbeat check once we reconnect.
+        except Exception as e:
+            if not is_connection_error(e):
+                raise
+            # The database went away (restart, network). The trial in flight, if any, is lost:
+            # once the database is back we fail it and re-queue it (the heartbeat check would
+            # too, after the grace period, if this process died instead).
+            if trial is not None and trial._trial_id not in abandoned:
+                abandoned.append(trial._trial_id)
             outage_since = outage_since or time.monotonic()
             if time.monotonic() - outage_since > DB_OUTAGE_SECONDS:
-                raise TunerError(f"storage {redact(url)} unreachable for {DB_OUTAGE_SECONDS}s") from e
-            log.warning("storage unreachable (%s); retrying", type(e).__name__)
-            time.sleep(2)
+                raise TunerError(
+                    f"storage {redact(url)} unreachable for {DB_OUTAGE_SECONDS}s: "
+                    f"{describe_db_error(e, url)}"
+                ) from None
+            log.warning("storage unreachable (%s); retrying", describe_db_error(e, url))
+            time.sleep(OUTAGE_RETRY_SECONDS)
             continue
         failures = 0 if ok else failures + 1
         if failures >= MAX_CONSECUTIVE_FAILURES:
@@ -107,15 +170,33 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
             return 1
 
 
-def _claim_trial(study: optuna.Study, lock: BudgetLock, spec: StudySpec) -> optuna.Trial | None:
-    """Start a trial if the budget allows, atomically across all workers."""
-    optuna.storages.fail_stale_trials(study)  # fail and re-queue trials of dead workers
-    with lock.hold():
-        target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
-        counts = count_trials(study.get_trials(deepcopy=False))
-        if counts.finished + counts.running >= target:
-            return None
-        return study.ask()
+def _claim_trial(
+    study: optuna.Study, lock: BudgetLock, spec: StudySpec, owner: str
+) -> optuna.Trial | None:
+    """Start a trial if the budget allows, atomically across all workers; None when it is used up.
+
+    While running trials fill the rest of the budget, wait instead of leaving: one of them may
+    yet fail (a killed worker's trial is failed and re-queued after the grace period), and
+    someone must be here to run its retry.
+    """
+    while True:
+        optuna.storages.fail_stale_trials(study)  # fail and re-queue trials of dead workers
+        fail_beatless_trials(study)
+        with lock.hold():
+            target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
+            counts = count_trials(study.get_trials(deepcopy=False))
+            if counts.finished >= target:
+                return None
+            if counts.finished + counts.running < target:
+                # A trial must never exist without an owner: Ctrl-C waits until it has one
+                # (the pool fails an interrupted worker's trials by owner), and its first
+                # beat is recorded now, so it is stale-checkable from the start.
+                with interrupts_deferred():
+                    trial = study.ask()
+                    trial.set_user_attr("worker", owner)
+                    study._storage.record_heartbeat(trial._trial_id)
+                return trial
+        time.sleep(BUDGET_WAIT_SECONDS)
 
 
 def _run_trial(study, storage, trial: optuna.Trial, objective) -> bool:
@@ -131,9 +212,9 @@ def _run_trial(study, storage, trial: optuna.Trial, objective) -> bool:
         trial.set_user_attr("fail_reason", "interrupted")
         study.tell(trial, state=TrialState.FAIL)
         raise
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError):
-        raise
     except Exception as e:
+        if is_connection_error(e):
+            raise  # the worker loop waits for the database, then fails and re-queues this trial
         log.error("trial %d failed:\n%s", trial.number, traceback.format_exc())
         trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}"[:500])
         study.tell(trial, state=TrialState.FAIL)
@@ -168,16 +249,32 @@ def main(argv: list[str] | None = None) -> int:
 
     from tuner.pool import run_pool, worker_slots
 
-    storage = open_storage(url)
-    try:
-        optuna.load_study(study_name=spec.name, storage=storage)
-    except KeyError:
-        raise TunerError(
-            f"study {spec.name!r} does not exist in {redact(url)}; create it with tuner.launch"
-        ) from None
     slots = worker_slots(workers=args.workers, gpus=args.gpus, per_gpu=args.workers_per_gpu)
+    study = load_existing(spec, url)
+    if spec.synthetic is None:
+        # Every host must train on the same rows: compare with what the launcher recorded.
+        data = load_study_data(spec, args.data)
+        recorded = study.user_attrs.get("data_digest")
+        if recorded and recorded != data.digest:
+            raise TunerError(
+                f"this host's MNIST differs from the one study {spec.name!r} was created with "
+                f"(digest {data.digest[:12]}, study has {recorded[:12]}); pass --data with the same file"
+            )
     return run_pool(spec, url, args.data, slots)
 
+
+def load_existing(spec: StudySpec, url: str) -> optuna.Study:
+    """Load a study the launcher created; workers never create one (table-creation races)."""
+    storage = open_storage(url)
+    try:
+        return optuna.load_study(study_name=spec.name, storage=storage)
+    except KeyError:
+        raise TunerError(
+            f"study {spec.name!r} does not exist in {redact(url)}; create it with "
+            f"python -m tuner.launch --study {spec.path} --create-only"
+        ) from None
+    except Exception as e:
+        raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
 
 if __name__ == "__main__":
     run_cli(main)
