@@ -144,12 +144,11 @@ def main(argv: list[str] | None = None) -> int:
         storage = f"sqlite:///{db}"
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from tuner.data import load_search_data
-    from tuner.worker import configure_tensorflow
+    from tuner.backend import configure_worker
+    from tuner.worker import load_study_data
 
-    configure_tensorflow()
-    data = load_search_data(args.data, train_rows=spec.data.train_rows,
-                            validation_rows=spec.data.validation_rows)
+    configure_worker()
+    data = load_study_data(spec, args.data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with_rules = run_arm(dataclasses.replace(spec, name=f"{spec.name}-overfit"), data,
                          n_trials=args.n_trials, storage=storage, callback=True)
