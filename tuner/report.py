@@ -5,8 +5,9 @@
 
 Each candidate is retrained on X_train = x_train[:6000] and judged on X_test = x_test[:10000]
 (raw 0-255, one-hot) once per seed, against every capstone rule. Candidates are tried in order
-of validation accuracy, near-feasible ones included (the validation gap overstates the test
-gap), until one passes on at least --threshold of its seeds. The course's own capstone answer
+of validation accuracy, feasible ones first, then near-feasible ones (the validation gap
+overstates the test gap), until one passes on at least --threshold of its seeds. A candidate
+is dropped as soon as its failures make the threshold unreachable. The course's own capstone answer
 is judged the same way as a baseline row.
 
 Exit codes: 0 a robust config was found, 1 none was, 2 bad input.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import optuna
 from tuner.data import RawMnist, Split, capstone_test, capstone_train, load_mnist
 from tuner.errors import TunerError, run_cli
 from tuner.export import load_existing_study, write_json_atomically
+from tuner.results import is_feasible
 from tuner.rules import RULES, check_rules, data_definitions_unchanged, wilson_interval
 from tuner.storage import resolve_url
 from tuner.studyfile import DEFAULTS, Capstone, load_study_spec
@@ -69,6 +72,7 @@ class Judgement:
     trial_number: int | None
     runs: list[SeedRun]
     threshold: float
+    planned_seeds: int
 
     @property
     def passes(self) -> int:
@@ -79,12 +83,16 @@ class Judgement:
         return self.passes / len(self.runs)
 
     @property
+    def stopped_early(self) -> bool:
+        return len(self.runs) < self.planned_seeds
+
+    @property
     def interval(self) -> tuple[float, float]:
         return wilson_interval(self.passes, len(self.runs))
 
     @property
     def robust(self) -> bool:
-        return self.pass_rate >= self.threshold
+        return not self.stopped_early and self.pass_rate >= self.threshold
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -96,6 +104,7 @@ class Judgement:
             "seeds": len(self.runs),
             "wilson_95": list(self.interval),
             "robust": self.robust,
+            "stopped_early": self.stopped_early,
             "rules_passed": {rule: sum(r.rules[rule] for r in self.runs) for rule in RULES},
             "runs": [{**asdict(r), "passed": r.passed} for r in self.runs],
         }
@@ -109,14 +118,19 @@ def accuracy(model, split: Split) -> float:
 
 def judge(
     config: dict[str, Any], *, label: str, trial_number: int | None, raw: RawMnist,
-    seeds: list[int], rules: Capstone, threshold: float,
+    seeds: list[int], rules: Capstone, threshold: float, stop_early: bool = False,
 ) -> Judgement:
     from tuner.objective import fit_and_measure
 
     train, test = capstone_train(raw), capstone_test(raw)
     unchanged = data_definitions_unchanged(train, test, raw)
     runs = []
+    allowed_failures = len(seeds) - math.ceil(threshold * len(seeds) - 1e-9)
     for seed in seeds:
+        if stop_early and sum(not r.passed for r in runs) > allowed_failures:
+            print(f"  {label}: {len(runs) - sum(r.passed for r in runs)} failures, it can no longer "
+                  f"reach the {threshold:.0%} threshold; next candidate", flush=True)
+            break
         # The course plots accuracy and val_accuracy with the test set as validation data.
         result = fit_and_measure(config, train, test, seed=seed)
         test_acc = accuracy(result["model"], test)
@@ -127,7 +141,7 @@ def judge(
                             train_acc - test_acc, config["epochs"], verdict, result["history"]))
         print(f"  {label} seed {seed}: test {test_acc:.4f} train {train_acc:.4f} "
               f"gap {train_acc - test_acc:+.4f} {'PASS' if runs[-1].passed else 'fail'}", flush=True)
-    return Judgement(label, config, trial_number, runs, threshold)
+    return Judgement(label, config, trial_number, runs, threshold, len(seeds))
 
 
 def candidates(study: optuna.Study, spec_constraints, *, gap_margin: float, limit: int) -> list:
@@ -143,8 +157,10 @@ def candidates(study: optuna.Study, spec_constraints, *, gap_margin: float, limi
         if attrs.get("worst_gap", abs(attrs["gap"])) > spec_constraints.max_gap + gap_margin:
             continue
         found.append(t)
-    # By objective value: for re-seeded trials a lower confidence bound, not one lucky run.
-    found.sort(key=lambda t: t.value, reverse=True)
+    # Feasible first, then near-feasible; within each by objective value (for re-seeded
+    # trials a lower confidence bound, not one lucky run).
+    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+    found.sort(key=lambda t: (not is_feasible(t), -sign * t.value))
     return found[:limit]
 
 
@@ -180,8 +196,9 @@ def write_markdown(path: Path, *, title: str, rules: Capstone, chosen: Judgement
     lines.append("|" + "---|" * (3 + len(RULES)))
     for j in judged + ([baseline] if baseline else []):
         lo, hi = j.interval
+        label = j.label + (f" (stopped after {len(j.runs)} of {j.planned_seeds} seeds)" if j.stopped_early else "")
         per_rule = " | ".join(f"{sum(r.rules[rule] for r in j.runs)}/{len(j.runs)}" for rule in RULES)
-        lines.append(f"| {j.label} | {j.pass_rate:.2f} | [{lo:.2f}, {hi:.2f}] | {per_rule} |")
+        lines.append(f"| {label} | {j.pass_rate:.2f} | [{lo:.2f}, {hi:.2f}] | {per_rule} |")
     for j in judged + ([baseline] if baseline else []):
         lines += ["", f"## {j.label}", "", "```json", json.dumps(j.config, sort_keys=True), "```", ""]
         lines += seed_table(j)
@@ -237,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = None
     for label, config, number in todo:
         judged.append(judge(config, label=label, trial_number=number, raw=raw, seeds=seeds,
-                            rules=rules, threshold=args.threshold))
+                            rules=rules, threshold=args.threshold, stop_early=True))
         if judged[-1].robust:
             chosen = judged[-1]
             break
