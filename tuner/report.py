@@ -167,7 +167,7 @@ def candidates(study: optuna.Study, spec_constraints, *, gap_margin: float, limi
 def seed_table(j: Judgement) -> list[str]:
     lines = [
         f"| seed | test acc | train acc (evaluate) | train acc (epoch log) | gap | epochs | "
-        f"{' | '.join(RULES)} | pass |",
+        f"{' | '.join('rule: ' + rule for rule in RULES)} | pass |",
         "|" + "---|" * (7 + len(RULES)),
     ]
     for r in j.runs:
