@@ -93,14 +93,25 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     if args.data:
         cmd += ["--data", args.data]
     start = time.perf_counter()
-    try:
-        out = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=args.timeout,
-                             env={**os.environ, "PYTHONPATH": str(benchlib.ROOT)})
-        facts["launch_rc"] = out.returncode
-        launch_err = out.stderr
-    except subprocess.TimeoutExpired as e:
-        facts["launch_rc"] = "timeout"
-        launch_err = (e.stderr or b"").decode() if isinstance(e.stderr, bytes) else (e.stderr or "")
+    err_path = work / "launch.err"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "PYTHONPATH": str(benchlib.ROOT)})
+        peak = 0
+        while proc.poll() is None and time.perf_counter() - start < args.timeout:
+            if db:  # the connections this run really holds, sampled twice a second
+                peak = max(peak, int(pg_admin(args.pg, "SELECT count(*) FROM pg_stat_activity "
+                                                       f"WHERE datname = '{db}'")[0][0]))
+            time.sleep(0.5)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            facts["launch_rc"] = "timeout"
+        else:
+            facts["launch_rc"] = proc.returncode
+    launch_err = err_path.read_text(errors="replace")
+    if db:
+        facts["peak_connections"] = peak
     facts["launch_seconds"] = round(time.perf_counter() - start, 1)
     try:
         study = optuna.load_study(study_name=name, storage=open_storage(url))
@@ -164,7 +175,7 @@ def main() -> int:
     for kind, workers in plan:
         facts = run_one(kind, workers, args)
         print(facts, flush=True)
-        conn = (f"{facts['connections_needed']} of {facts['max_connections']} "
+        conn = (f"peak {facts['peak_connections']}; at most {facts['connections_needed']} of {facts['max_connections']} "
                 f"({facts['connections_in_use_before']} in use before)" if kind == "postgres" else "n/a")
         rows.append([kind, workers, f"{facts.get('finished', 0)}/{facts['target']}",
                      facts.get("trials_per_s", "-"), facts.get("overhead_ms_per_trial", "-"),
@@ -178,7 +189,7 @@ def main() -> int:
     table = benchlib.markdown_table(
         ["storage", "workers", "finished/target", "trials/s", "worker ms/trial not sleeping",
          "in-trial overhead ms (median)", "lost", "duplicate (overshoot)", "FAIL", "retries",
-         "RUNNING left", "connection error lines", "PG connections needed (max 4/worker) of max",
+         "RUNNING left", "connection error lines", "PG connections: sampled peak; at most 4/worker of max_connections",
          "launch rc", "launch wall s"], rows)
     print("\n".join(table + notes))
     if not args.no_doc:
