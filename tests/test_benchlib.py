@@ -1,0 +1,35 @@
+"""The benchmark scripts' pure helpers (no timing here: benchmarks stay out of the suite)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+import benchlib  # noqa: E402
+
+
+def test_fit_flops_counts_every_dense_layer_three_times_forward() -> None:
+    config = {"layers": [256, 128]}
+    # 784x256 + 256x128 + 128x10 multiply-adds, 2 FLOPs each
+    forward = 2 * (784 * 256 + 256 * 128 + 128 * 10)
+    assert benchlib.forward_flops_per_sample(config) == forward
+    assert benchlib.fit_flops(config, samples=6000, epochs=5) == 3 * forward * 6000 * 5
+    assert benchlib.eval_flops(config, samples=10) == forward * 10
+
+
+def test_dense_widths_without_hidden_layers_is_one_softmax_layer() -> None:
+    assert benchlib.dense_widths({"layers": []}) == [(784, 10)]
+
+
+def test_append_section_writes_a_dated_section_with_machine_and_load(tmp_path: Path) -> None:
+    doc = tmp_path / "BENCHMARKS.md"
+    benchlib.append_section("Part X", load_start="1.00 / 1.00 / 1.00", load_end="2.00 / 2.00 / 2.00",
+                            body=["| a |", "|---|"], doc=doc, argv=["scripts/bench_x.py", "--n", "3"])
+    text = doc.read_text()
+    assert text.startswith("# Benchmarks")
+    assert "## Part X (" in text and "UTC)" in text
+    assert "python scripts/bench_x.py --n 3`" in text
+    assert "CPU cores" in text and "GPU: " in text and "optuna " in text
+    assert "at start: 1.00 / 1.00 / 1.00; at end: 2.00 / 2.00 / 2.00" in text
