@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -12,6 +13,7 @@ import time
 
 import keras
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from conftest import ROOT, run_module
@@ -72,12 +74,22 @@ def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, m
     assert [l.units for l in rebuilt.layers if hasattr(l, "units")] == payload["config"]["layers"] + [10]
 
 
-def test_ctrl_c_leaves_no_trial_running(tmp_path, tiny_study, mnist_path):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does to a background job
+
+
+@pytest.mark.parametrize(
+    "stop, preexec",
+    [(signal.SIGINT, None), (signal.SIGTERM, _ignore_sigint)],
+    ids=["ctrl-c", "kill-of-a-background-launch"],
+)
+def test_ctrl_c_leaves_no_trial_running(tmp_path, tiny_study, mnist_path, stop, preexec):
     study_file = tiny_study(n_trials=200, epochs=20)
     env = {"PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tuner.launch", "--study", study_file, "--workers", "2", "--data", mnist_path],
-        cwd=tmp_path, env={**__import__("os").environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=preexec,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -91,7 +103,7 @@ def test_ctrl_c_leaves_no_trial_running(tmp_path, tiny_study, mnist_path):
                 break
         except (KeyError, Exception):
             continue
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     trials = load(tmp_path).trials

@@ -95,6 +95,10 @@ def log_dir_of(spec: StudySpec) -> Path:
 
 def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[str, str]]) -> int:
     """Start one worker per slot, show progress until they finish, return an exit code."""
+    # Ctrl-C and `kill` both stop the workers cleanly, also when a shell started us in the
+    # background with SIGINT ignored (which children would otherwise inherit).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     log_dir = log_dir_of(spec)
     log_dir.mkdir(parents=True, exist_ok=True)
     study = optuna.load_study(study_name=spec.name, storage=open_storage(url))

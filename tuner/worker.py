@@ -243,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     url = resolve_url(args.storage)
     if args.index is not None:
         logging.basicConfig(level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(message)s")
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
         signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop -> clean FAIL
         return run_worker(spec, url, args.data, index=args.index)
 
