@@ -73,6 +73,16 @@ def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, m
     assert rebuilt.count_params() == reference.count_params()
     assert [l.units for l in rebuilt.layers if hasattr(l, "units")] == payload["config"]["layers"] + [10]
 
+    # A chosen trial (e.g. the reporter's robust pick) instead of the best; a missing one fails.
+    chosen = tmp_path / "chosen.json"
+    assert run_module("tuner.export", "--study", study_file, "--trial", "1", "--out", str(chosen),
+                      cwd=tmp_path).returncode == 0
+    assert json.loads(chosen.read_text())["best_trial"] == 1
+    missing = run_module("tuner.export", "--study", study_file, "--trial", "99", "--out", str(tmp_path / "no.json"),
+                         cwd=tmp_path)
+    assert missing.returncode == 2 and "no complete trial #99" in missing.stderr
+    assert not (tmp_path / "no.json").exists()
+
 
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a shell does to a background job

@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 
 from tuner.errors import TunerError, run_cli
-from tuner.results import best_trial
+from tuner.results import best_trial, is_feasible
 from tuner.storage import describe_db_error, open_storage, redact, resolve_url
 from tuner.studyfile import load_study_spec
 
@@ -43,13 +43,17 @@ def load_existing_study(study: str, url: str) -> optuna.Study:
         raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
 
 
-def build_export(study: optuna.Study, url: str) -> dict[str, Any]:
+def build_export(study: optuna.Study, url: str, *, trial_number: int | None = None) -> dict[str, Any]:
     from tuner.backend import versions
     from tuner.model import build_model
 
-    trial, feasible = best_trial(study)
-    if trial is None:
-        raise TunerError(f"study {study.study_name!r} has no completed trial to export")
+    if trial_number is None:
+        trial, feasible = best_trial(study)
+        if trial is None:
+            raise TunerError(f"study {study.study_name!r} has no completed trial to export")
+    else:
+        trial = _complete_trial(study, trial_number)
+        feasible = is_feasible(trial)
     config = trial.user_attrs["config"]
     attrs = study.user_attrs
     return {
@@ -87,6 +91,14 @@ def build_export(study: optuna.Study, url: str) -> dict[str, Any]:
     }
 
 
+def _complete_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    """A chosen trial, e.g. the one the reporter found robust on the capstone test set."""
+    matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
+    if not matches or matches[0].state != optuna.trial.TrialState.COMPLETE or "config" not in matches[0].user_attrs:
+        raise TunerError(f"study {study.study_name!r} has no complete trial #{number} to export")
+    return matches[0]
+
+
 def write_json_atomically(payload: dict[str, Any], out: Path) -> None:
     """Write to a temp file beside `out`, then rename: a failure never leaves half a file."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -106,10 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", required=True)
     parser.add_argument("--storage", help="storage URL (default: $TUNER_STORAGE or runs/optuna.db)")
     parser.add_argument("--out", required=True, type=Path, help="JSON file to write")
+    parser.add_argument("--trial", type=int, help="export this trial (e.g. the reporter's robust pick) "
+                                                  "instead of the best feasible one")
     args = parser.parse_args(argv)
     url = resolve_url(args.storage)
     study = load_existing_study(args.study, url)
-    payload = build_export(study, url)
+    payload = build_export(study, url, trial_number=args.trial)
     write_json_atomically(payload, args.out)
     m = payload["metrics"]
     status = "feasible" if payload["feasible"] else "NOT feasible: no trial met the constraints"
