@@ -120,7 +120,8 @@ def test_ctrl_c_leaves_no_trial_running(tmp_path, tiny_study, mnist_path, stop, 
     assert trials, "some trial should have started before Ctrl-C"
     assert all(t.state != TrialState.RUNNING for t in trials)
     interrupted = [t for t in trials if t.state == TrialState.FAIL]
-    assert all(t.user_attrs.get("fail_reason") == "interrupted" for t in interrupted)
+    reasons = [t.user_attrs.get("fail_reason") for t in interrupted]
+    assert all(reason == "interrupted" for reason in reasons), reasons
 
 
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_study, mnist_path):

@@ -74,6 +74,15 @@ class Heartbeat:
         self._thread.join()
 
 
+_stop_requested = False  # set by the first SIGINT/SIGTERM: the worker is being stopped
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    global _stop_requested
+    _stop_requested = True
+    raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block is done, then raise KeyboardInterrupt.
@@ -89,7 +98,7 @@ def interrupts_deferred() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if received:
-        raise KeyboardInterrupt
+        _on_stop_signal(received[0], None)
 
 
 def make_objective(spec: StudySpec, data_path: str | None):
@@ -214,6 +223,11 @@ def _run_trial(study, storage, trial: optuna.Trial, objective) -> bool:
     except Exception as e:
         if is_connection_error(e):
             raise  # the worker loop waits for the database, then fails and re-queues this trial
+        if _stop_requested:  # an interrupt that surfaced as another error inside the library
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            trial.set_user_attr("fail_reason", "interrupted")
+            study.tell(trial, state=TrialState.FAIL)
+            raise KeyboardInterrupt from e
         log.error("trial %d failed:\n%s", trial.number, traceback.format_exc())
         trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}"[:500])
         study.tell(trial, state=TrialState.FAIL)
@@ -243,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     url = resolve_url(args.storage)
     if args.index is not None:
         logging.basicConfig(level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(message)s")
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
-        signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop -> clean FAIL
+        signal.signal(signal.SIGINT, _on_stop_signal)  # even if started ignoring it
+        signal.signal(signal.SIGTERM, _on_stop_signal)  # docker stop -> clean FAIL
         return run_worker(spec, url, args.data, index=args.index)
 
     from tuner.pool import run_pool, worker_slots
