@@ -18,7 +18,8 @@ import optuna
 
 from tuner.errors import TunerError, run_cli
 from tuner.results import best_trial, is_feasible
-from tuner.storage import describe_db_error, open_storage, redact, resolve_url
+from tuner import storage
+from tuner.storage import redact, resolve_url
 from tuner.studyfile import load_study_spec
 
 
@@ -33,14 +34,8 @@ def study_name_of(study: str) -> str:
 
 
 def load_existing_study(study: str, url: str) -> optuna.Study:
-    name = study_name_of(study)
-    storage = open_storage(url)
-    try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        raise TunerError(f"no study named {name!r} in {redact(url)}") from None
-    except Exception as e:
-        raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
+    """The stored study that `--study` (a study file name or path, or a bare name) names."""
+    return storage.load_existing_study(study_name_of(study), url)
 
 
 def build_export(study: optuna.Study, url: str, *, trial_number: int | None = None) -> dict[str, Any]:

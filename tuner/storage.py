@@ -308,3 +308,16 @@ class BudgetLock:
 def artifact_dir() -> Path:
     """Where reports are stored as Optuna artifacts (optuna-dashboard --artifact-dir)."""
     return Path(os.environ.get("TUNER_ARTIFACTS", DEFAULT_DIR / "artifacts"))
+
+
+def load_existing_study(name: str, url: str, *, hint: str = "") -> optuna.Study:
+    """Load a study that must exist already; never creates one (workers racing on table
+    creation is a known Optuna failure). Missing study or database trouble -> one line."""
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(url))
+    except KeyError:
+        raise TunerError(f"no study named {name!r} in {redact(url)}{hint}") from None
+    except TunerError:
+        raise
+    except Exception as e:
+        raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None

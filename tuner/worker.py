@@ -34,6 +34,7 @@ from tuner.storage import (
     fail_and_retry,
     fail_beatless_trials,
     is_connection_error,
+    load_existing_study,
     open_storage,
     redact,
     resolve_url,
@@ -264,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     from tuner.pool import run_pool, worker_slots
 
     slots = worker_slots(workers=args.workers, gpus=args.gpus, per_gpu=args.workers_per_gpu)
-    study = load_existing(spec, url)
+    study = load_existing_study(
+        spec.name, url, hint=f"; create it with python -m tuner.launch --study {spec.path} --create-only"
+    )
     if spec.synthetic is None:
         # Every host must train on the same rows: compare with what the launcher recorded.
         data = load_study_data(spec, args.data)
@@ -276,19 +279,6 @@ def main(argv: list[str] | None = None) -> int:
             )
     return run_pool(spec, url, args.data, slots)
 
-
-def load_existing(spec: StudySpec, url: str) -> optuna.Study:
-    """Load a study the launcher created; workers never create one (table-creation races)."""
-    storage = open_storage(url)
-    try:
-        return optuna.load_study(study_name=spec.name, storage=storage)
-    except KeyError:
-        raise TunerError(
-            f"study {spec.name!r} does not exist in {redact(url)}; create it with "
-            f"python -m tuner.launch --study {spec.path} --create-only"
-        ) from None
-    except Exception as e:
-        raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
 
 if __name__ == "__main__":
     run_cli(main)
