@@ -76,7 +76,7 @@ class Confirmer:
         c = self.spec.constraints
         if SMOKE:
             return True
-        return val_accuracy >= c.min_val_accuracy and abs(gap) <= c.max_gap
+        return c.margin(val_accuracy, gap) >= 0
 
     def capstone(self, config: dict[str, Any], *, seed: int, label: str) -> bool:
         from tuner.report import judge

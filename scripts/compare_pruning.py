@@ -1,10 +1,14 @@
 """Side by side: one study run with the overfitting rules and once without, same seed and budget.
 
     PYTHONPATH=. python scripts/compare_pruning.py [--study mnist_mlp_epochs] [--n-trials 24]
-        [--data PATH] [--baseline no-overfit|no-callback] [--save DIR]
+        [--data PATH] [--baseline no-overfit|no-callback] [--same-sampler] [--save DIR]
 
-Both arms run in this process, one trial at a time, with the study's sampler (same seed) and
-pruner. The baseline keeps the trial callback with its `[overfit]` rules disabled (pruner and
+Both arms run in this process, one trial at a time, with the study's pruner. The baseline runs
+first with the study's sampler (its seed); the rules arm then trains the same configs, in the same
+order and with the same weight seeds (each baseline trial is enqueued), so the two arms differ only
+in where the callback stopped a run. With --same-sampler the rules arm samples for itself instead
+(same seed), and the arms drift apart once pruned trials change what TPE has seen.
+The baseline keeps the trial callback with its `[overfit]` rules disabled (pruner and
 divergence still act), or with --baseline no-callback trains every trial to its last epoch.
 Prints wall and CPU time (CPU time is the steadier figure on shared cores), epochs trained, trials pruned by reason and the best validation accuracy of
 each arm, and their ratios. --save DIR keeps both studies in DIR/compare.db for the dashboard.
@@ -29,7 +33,8 @@ from tuner.results import best_trial, count_trials  # noqa: E402
 from tuner.studyfile import StudySpec, load_study_spec  # noqa: E402
 
 
-def run_arm(spec: StudySpec, data, *, n_trials: int, storage: str | None, callback: bool) -> dict[str, Any]:
+def run_arm(spec: StudySpec, data, *, n_trials: int, storage: str | None, callback: bool,
+            replay: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     import keras
 
     from tuner.objective import Objective, fit_and_measure, trial_seed
@@ -39,6 +44,8 @@ def run_arm(spec: StudySpec, data, *, n_trials: int, storage: str | None, callba
         study_name=spec.name, storage=storage, sampler=spec.make_sampler(),
         pruner=spec.make_pruner(), direction=spec.direction, load_if_exists=False,
     )
+    for params in replay or []:
+        study.enqueue_trial(params)  # same config and trial number, hence the same weight seed
     if callback:
         objective = Objective(spec, data)
     else:
@@ -75,6 +82,7 @@ def run_arm(spec: StudySpec, data, *, n_trials: int, storage: str | None, callba
         "best_feasible": best.value if best is not None and counts.feasible else float("nan"),
         "best_trial": best.number if best is not None else None,
         "train_eval_seconds": sum(t.user_attrs.get("train_eval_seconds", 0.0) for t in trials),
+        "params": [t.params for t in trials],
     }
 
 
@@ -83,7 +91,7 @@ def _epochs(trial: optuna.trial.FrozenTrial) -> int:
     return len(history.get("loss", []))
 
 
-def report(spec: StudySpec, n_trials: int, with_rules: dict, base: dict, baseline: str) -> None:
+def report(spec: StudySpec, n_trials: int, with_rules: dict, base: dict, baseline: str, design: str) -> None:
     def reasons(arm: dict) -> str:
         return ", ".join(f"{k} {v}" for k, v in sorted(arm["reasons"].items())) or "none"
 
@@ -107,7 +115,7 @@ def report(spec: StudySpec, n_trials: int, with_rules: dict, base: dict, baselin
          f"{100 * with_rules['train_eval_seconds'] / with_rules['wall']:.1f}% of wall"),
     ]
     print(f"study {spec.name}: {n_trials} trials per arm, sampler seed {spec.sampler.get('seed')}, "
-          f"pruner {spec.pruner.get('name', 'none')}, overfit {dataclasses.asdict(spec.overfit)}")
+          f"pruner {spec.pruner.get('name', 'none')}, {design}, overfit {dataclasses.asdict(spec.overfit)}")
     print(f"{'':28} {'overfit rules':>14} {'baseline':>14} {'ratio/diff':>14}")
     print(f"{'':28} {'':>14} {baseline:>14}")
     for name, a, b, r in rows:
@@ -127,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="local Keras-layout mnist.npz (default: $TUNER_DATA or download)")
     parser.add_argument("--baseline", choices=("no-overfit", "no-callback"), default="no-overfit",
                         help="what the other arm runs (default: the callback with [overfit] disabled)")
+    parser.add_argument("--same-sampler", action="store_true",
+                        help="let the rules arm sample for itself (same seed) instead of replaying "
+                             "the baseline's configs")
     parser.add_argument("--save", help="keep both studies in DIR/compare.db (default: in memory)")
     args = parser.parse_args(argv)
     if args.n_trials < 1:
@@ -150,12 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     configure_worker()
     data = load_study_data(spec, args.data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with_rules = run_arm(dataclasses.replace(spec, name=f"{spec.name}-overfit"), data,
-                         n_trials=args.n_trials, storage=storage, callback=True)
     off = dataclasses.replace(spec.overfit, enabled=False)
     base = run_arm(dataclasses.replace(spec, name=f"{spec.name}-{args.baseline}", overfit=off), data,
                    n_trials=args.n_trials, storage=storage, callback=args.baseline == "no-overfit")
-    report(spec, args.n_trials, with_rules, base, args.baseline)
+    with_rules = run_arm(dataclasses.replace(spec, name=f"{spec.name}-overfit"), data,
+                         n_trials=args.n_trials, storage=storage, callback=True,
+                         replay=None if args.same_sampler else base["params"])
+    report(spec, args.n_trials, with_rules, base, args.baseline,
+           "own sampler, same seed" if args.same_sampler else "rules arm replays the baseline's configs")
     return 0
 
 

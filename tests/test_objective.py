@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import optuna
 import pytest
@@ -44,7 +45,8 @@ def test_promising_trials_are_rerun_with_more_seeds(tiny_study, tiny_data):
     assert len(attrs["seeds"]) == 3 and len(set(attrs["seeds"])) == 3
     accs = attrs["val_accuracies"]
     assert len(accs) == 3 and len(set(accs)) > 1, "different seeds should give different runs"
-    assert attrs["worst_gap"] == max(abs(g) for g in attrs["gaps"])
+    excess = spec.constraints.gap_excess
+    assert excess(attrs["worst_gap"]) == max(excess(g) for g in attrs["gaps"])
     assert trial.constraints["accuracy"] == pytest.approx(spec.constraints.min_val_accuracy - min(accs))
     mean = sum(accs) / 3
     std = (sum((a - mean) ** 2 for a in accs) / 2) ** 0.5
@@ -61,3 +63,23 @@ def test_pruned_trials_carry_constraints(tiny_study, tiny_data):
     assert pruned.state == optuna.trial.TrialState.PRUNED
     best = max(pruned.user_attrs["history"]["val_accuracy"])
     assert pruned.constraints["accuracy"] == pytest.approx(spec.constraints.min_val_accuracy - best)
+
+
+def test_capstone_margin_is_the_slack_on_the_tighter_rule(tiny_study, tiny_data):
+    """metric capstone_margin: per-epoch margins go to the pruner, the final one is the value,
+    and it is non-negative exactly when the trial is feasible."""
+    path = Path(tiny_study(epochs=2))
+    path.write_text('metric = "capstone_margin"\n' + path.read_text().replace(
+        "max_gap = 0.2", "max_gap = 0.05\ngap_offset = 0.02"))
+    spec = load_study_spec(str(path))
+    trial = run_one(spec, tiny_data)
+    attrs = trial.user_attrs
+    gap_slack = 0.05 - abs(attrs["gap"] - 0.02)
+    accuracy_slack = attrs["val_accuracy"] - 0.5
+    assert trial.value == pytest.approx(min(gap_slack, accuracy_slack))
+    assert attrs["capstone_margin"] == trial.value
+    assert attrs["feasible"] == (trial.value >= 0)
+    assert trial.constraints["gap"] == pytest.approx(-gap_slack)
+    history = attrs["history"]
+    assert len(history["train_eval_accuracy"]) == 2  # measured every epoch for the margin
+    assert trial.intermediate_values == {0: history["capstone_margin"][0], 1: history["capstone_margin"][1]}

@@ -123,3 +123,28 @@ def test_broken_toml_and_unknown_names(tmp_path):
         load_study_spec("nope")
     with pytest.raises(TunerError, match="does not exist"):
         load_study_spec(str(tmp_path / "missing.toml"))
+
+
+@pytest.mark.parametrize(
+    "gap, val_accuracy, gap_excess, margin",
+    [
+        (0.010, 0.90, -0.007, 0.007),  # at the window's centre: the gap rule is the tighter
+        (0.017, 0.90, 0.0, 0.0),       # on the upper edge: still feasible
+        (0.003, 0.90, 0.0, 0.0),       # on the lower edge
+        (-0.001, 0.90, 0.004, -0.004),  # a negative validation gap is a clearly negative test gap
+        (0.010, 0.868, -0.007, 0.003),  # the accuracy floor is the tighter rule
+        (0.010, 0.860, -0.007, -0.005),
+    ],
+)
+def test_constraints_window_around_the_gap_offset(gap, val_accuracy, gap_excess, margin):
+    from tuner.studyfile import Constraints
+
+    rules = Constraints(min_val_accuracy=0.865, max_gap=0.007, gap_offset=0.01)
+    assert rules.gap_excess(gap) == pytest.approx(gap_excess)
+    assert rules.margin(val_accuracy, gap) == pytest.approx(margin)
+
+
+def test_capstone_margin_needs_real_training():
+    raw = study(metric="capstone_margin", synthetic={})
+    with pytest.raises(TunerError, match="s.toml: metric: capstone_margin needs a real train accuracy"):
+        parse_study(raw, path="s.toml")

@@ -32,7 +32,7 @@ import numpy as np
 import optuna
 
 from tuner.data import Split
-from tuner.studyfile import OverfitSpec
+from tuner.studyfile import Constraints, OverfitSpec
 
 TRAIN_EVAL_KEY = "train_eval_accuracy"
 EVAL_BATCH = 2048  # evaluation has no gradient state: large batches are just faster
@@ -46,11 +46,13 @@ class TrialCallback(keras.callbacks.Callback):
         metric: str = "val_accuracy",
         overfit: OverfitSpec | None = None,
         train: Split | None = None,
+        constraints: Constraints | None = None,
     ) -> None:
         super().__init__()
         self.trial = trial
         self.metric = metric
         self.overfit = overfit if overfit is not None else OverfitSpec(enabled=False)
+        self.constraints = constraints  # for metric capstone_margin, measured every epoch
         self.history: dict[str, list[float | None]] = {}
         self.train_eval_seconds = 0.0  # time spent measuring train accuracy, for the record
         self._epochs = 0
@@ -64,6 +66,8 @@ class TrialCallback(keras.callbacks.Callback):
             measured = self.measure_train_accuracy()
             if measured is not None:
                 logs[TRAIN_EVAL_KEY] = measured
+        if self.metric == "capstone_margin":
+            logs.update(self._margin(logs))
         self._record(logs)
 
         loss = logs.get("loss")
@@ -107,8 +111,18 @@ class TrialCallback(keras.callbacks.Callback):
         raise optuna.TrialPruned(f"{reason} at epoch {epoch + 1}")
 
     def _needs_train_accuracy(self, epoch: int) -> bool:
+        if self.metric == "capstone_margin":
+            return True
         rules = self.overfit
         return rules.enabled and "gap" in rules.rules and epoch + 1 > rules.warmup_epochs
+
+    def _margin(self, logs: dict[str, Any]) -> dict[str, float]:
+        """This epoch's capstone_margin, from the subsample's train accuracy (the objective's
+        final value uses the whole training split)."""
+        train_acc, val_acc = logs.get(TRAIN_EVAL_KEY), logs.get("val_accuracy")
+        if self.constraints is None or train_acc is None or val_acc is None:
+            return {}
+        return {"capstone_margin": self.constraints.margin(float(val_acc), float(train_acc) - float(val_acc))}
 
     def _record(self, logs: dict[str, Any]) -> None:
         """Append this epoch; keys that appear late (train_eval_accuracy) are padded with None."""

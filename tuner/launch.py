@@ -97,7 +97,8 @@ def study_note(spec: StudySpec, data_digest: str) -> str:
             f"; a trial within {r.margin} of feasible is re-trained on {r.extra_seeds} more seeds and "
             f"scores mean {'-' if spec.direction == 'maximize' else '+'} std" if r.extra_seeds else ""),
         f"- **Feasible during the search (validation{', worst seed' if r.extra_seeds else ''}):** "
-        f"val_accuracy >= {c.min_val_accuracy}, |train - val accuracy| <= {c.max_gap}",
+        f"val_accuracy >= {c.min_val_accuracy}, |train - val accuracy"
+        + (f" - {c.gap_offset}" if c.gap_offset else "") + f"| <= {c.max_gap}",
         f"- **Capstone rules (test set, judged by the reporter):** test accuracy >= "
         f"{k.min_test_accuracy}, |train - test accuracy| < {k.max_gap}, {k.epochs} epochs",
         "",

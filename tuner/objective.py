@@ -1,9 +1,10 @@
 """The study objective: build the sampled MLP, train it, measure it, declare feasibility.
 
-Maximizes validation accuracy (or minimizes validation loss). The capstone rules, measured on
-the validation split, become Optuna constraints so the sampler steers toward configs that pass:
-    gap:      |train accuracy - validation accuracy| - max_gap  <= 0
-    accuracy: min_val_accuracy - validation accuracy            <= 0
+Maximizes validation accuracy, the slack on the capstone rules (capstone_margin), or minimizes
+validation loss. The capstone rules, measured on the validation split, become Optuna constraints
+so the sampler steers toward configs that pass:
+    gap:      |train accuracy - validation accuracy - gap_offset| - max_gap  <= 0
+    accuracy: min_val_accuracy - validation accuracy                         <= 0
 The accuracy floor matters: a net that predicts one class has a gap near zero.
 """
 
@@ -86,7 +87,8 @@ class Objective:
         trial.set_user_attr("config", config)
         trial.set_user_attr("seed", seed)
         callback = TrialCallback(
-            trial, metric=self.spec.metric, overfit=self.spec.overfit, train=self.data.train
+            trial, metric=self.spec.metric, overfit=self.spec.overfit, train=self.data.train,
+            constraints=self.spec.constraints,
         )
         try:
             runs = [fit_and_measure(config, self.data.train, self.data.validation, seed=seed,
@@ -100,15 +102,16 @@ class Objective:
             for k in range(1, robustness.extra_seeds + 1):
                 runs.append(fit_and_measure(config, self.data.train, self.data.validation,
                                             seed=seed + 10007 * k))
-        worst_gap = max(abs(r["gap"]) for r in runs)
-        worst_accuracy = min(r["val_accuracy"] for r in runs)
-        gap_excess = worst_gap - rules.max_gap
-        accuracy_shortfall = rules.min_val_accuracy - worst_accuracy
+        for run in runs:
+            run["capstone_margin"] = rules.margin(run["val_accuracy"], run["gap"])
+        worst_gap = max((r["gap"] for r in runs), key=rules.gap_excess)
+        gap_excess = rules.gap_excess(worst_gap)
+        accuracy_shortfall = rules.accuracy_shortfall(min(r["val_accuracy"] for r in runs))
         trial.set_constraint("gap", gap_excess)
         trial.set_constraint("accuracy", accuracy_shortfall)
 
         first = runs[0]
-        for key in ("train_accuracy", "val_accuracy", "gap", "fit_seconds"):
+        for key in ("train_accuracy", "val_accuracy", "gap", "capstone_margin", "fit_seconds"):
             trial.set_user_attr(key, first[key])
         # The callback's curves: the fit's, plus the train accuracy measured for the gap rule.
         trial.set_user_attr("history", callback.history)
@@ -135,9 +138,8 @@ class Objective:
         rules = self.spec.constraints
         accuracies = [a for a in history.get("val_accuracy", []) if np.isfinite(a)]
         best = max(accuracies, default=0.0)
-        trial.set_constraint("accuracy", rules.min_val_accuracy - best)
+        trial.set_constraint("accuracy", rules.accuracy_shortfall(best))
         trial.set_constraint("gap", 0.0)  # not measured: train accuracy is evaluated after fit
 
     def _violation(self, run: dict[str, Any]) -> float:
-        rules = self.spec.constraints
-        return max(abs(run["gap"]) - rules.max_gap, rules.min_val_accuracy - run["val_accuracy"])
+        return -self.spec.constraints.margin(run["val_accuracy"], run["gap"])

@@ -152,9 +152,9 @@ def candidates(study: optuna.Study, spec_constraints, *, gap_margin: float, limi
         attrs = t.user_attrs
         if "config" not in attrs or "gap" not in attrs:
             continue
-        if attrs["val_accuracy"] < spec_constraints.min_val_accuracy:
+        if spec_constraints.accuracy_shortfall(attrs["val_accuracy"]) > 0:
             continue
-        if attrs.get("worst_gap", abs(attrs["gap"])) > spec_constraints.max_gap + gap_margin:
+        if spec_constraints.gap_excess(attrs.get("worst_gap", attrs["gap"])) > gap_margin:
             continue
         found.append(t)
     # Feasible first, then near-feasible; within each by objective value (for re-seeded

@@ -53,7 +53,7 @@ class SyntheticObjective:
             if trial.should_prune():
                 # As the real objective does: constraints for pruned trials too (see Objective).
                 best = max(history["val_accuracy"])
-                trial.set_constraint("accuracy", self.spec.constraints.min_val_accuracy - best)
+                trial.set_constraint("accuracy", self.spec.constraints.accuracy_shortfall(best))
                 trial.set_constraint("gap", 0.0)
                 trial.set_user_attr("prune_reason", "pruner")
                 trial.set_user_attr("pruned_epoch", epoch + 1)
@@ -62,8 +62,8 @@ class SyntheticObjective:
         val_accuracy = history["val_accuracy"][-1]
         train_accuracy = final_train * (1 - 0.5**epochs)
         rules = self.spec.constraints
-        gap_excess = abs(train_accuracy - val_accuracy) - rules.max_gap
-        accuracy_shortfall = rules.min_val_accuracy - val_accuracy
+        gap_excess = rules.gap_excess(train_accuracy - val_accuracy)
+        accuracy_shortfall = rules.accuracy_shortfall(val_accuracy)
         trial.set_constraint("gap", gap_excess)
         trial.set_constraint("accuracy", accuracy_shortfall)
         trial.set_user_attr("train_accuracy", train_accuracy)
