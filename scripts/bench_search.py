@@ -5,15 +5,16 @@
 
 Every arm searches the same space (studies/mnist_mlp.toml's [space], translated through
 tuner.space.suggest, Keras Tuner's hyperparameters included), trains on the same rows
-(x_train[:6000], 5 epochs) and is measured on the same validation rows (6000-16000). An arm stops
-at its first config that passes the capstone rules: the validation stand-in during the search
-(the study's [constraints]: val accuracy >= 0.865 and |gap| <= 0.018), then confirmed by a
+(x_train[:6000], 5 epochs) and is measured on the same validation rows (6000-16000), one trial at
+a time (one worker each). An arm stops at its first config that passes the capstone rules: the
+validation stand-in during the search (the study's [constraints], the same check for every arm),
+then confirmed by a
 retrain on the capstone split judged by tuner.report.judge (one seed: the trial's own). A
 stand-in hit that fails the retrain does not stop the arm. The time counted is the arm's whole
 wall time from process start (imports, data, search, confirming retrains).
 
 Arms:
-- product:       `python -m tuner.launch --study <mnist_mlp, sampler seed = SEED> --workers 2`
+- product:       `python -m tuner.launch --study <mnist_mlp, sampler seed = SEED> --workers 1`
                  on a fresh SQLite file; this process polls the storage and judges each feasible
                  trial while the workers go on.
 - optuna_tpe:    a plain Optuna script: TPESampler(seed), no constraints, no pruning callback,
@@ -313,7 +314,8 @@ def main() -> int:
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--budget-seconds", type=float, default=300.0)
-    parser.add_argument("--workers", type=int, default=2, help="product workers (default 2)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="product workers (default 1: the peers run one trial at a time too)")
     parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
     parser.add_argument("--no-doc", action="store_true", help="print only; do not append to docs/BENCHMARKS.md")
     parser.add_argument("--run-one", nargs=2, metavar=("ARM", "SEED"), help=argparse.SUPPRESS)

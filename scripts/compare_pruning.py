@@ -1,7 +1,7 @@
 """Side by side: one study run with the overfitting rules and once without, same seed and budget.
 
     PYTHONPATH=. python scripts/compare_pruning.py [--study mnist_mlp_epochs] [--n-trials 24]
-        [--data PATH] [--baseline no-overfit|no-callback] [--same-sampler] [--save DIR]
+        [--data PATH] [--baseline no-overfit|no-callback] [--same-sampler] [--seed N] [--save DIR]
 
 Both arms run in this process, one trial at a time, with the study's pruner. The baseline runs
 first with the study's sampler (its seed); the rules arm then trains the same configs, in the same
@@ -138,12 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--same-sampler", action="store_true",
                         help="let the rules arm sample for itself (same seed) instead of replaying "
                              "the baseline's configs")
+    parser.add_argument("--seed", type=int, help="sampler seed (default: the study file's)")
     parser.add_argument("--save", help="keep both studies in DIR/compare.db (default: in memory)")
     args = parser.parse_args(argv)
     if args.n_trials < 1:
         raise TunerError(f"--n-trials must be at least 1, got {args.n_trials}")
 
     spec = load_study_spec(args.study)
+    if args.seed is not None:
+        spec = dataclasses.replace(spec, sampler={**spec.sampler, "seed": args.seed})
     if not spec.overfit.enabled:
         raise TunerError(f"{spec.path}: overfit.enabled is false; there is nothing to compare")
     storage = None
