@@ -1,7 +1,7 @@
 """Benchmark part 1: time to a passing config, this product against what users would use instead.
 
     PYTHONPATH=. python scripts/bench_search.py [--arms product,optuna_tpe,optuna_random,kt_bayes,kt_hyperband]
-        [--seeds 0,1,2] [--budget-seconds 300] [--data PATH] [--no-doc]
+        [--seeds 0,1,2] [--budget-seconds 300] [--parallel N] [--data PATH] [--no-doc]
 
 Every arm searches the same space (studies/mnist_mlp.toml's [space], translated through
 tuner.space.suggest, Keras Tuner's hyperparameters included), trains on the same rows
@@ -25,8 +25,10 @@ Arms:
                  5 epochs can pass (the capstone fixes 5 epochs).
 
 Each (arm, seed) runs in its own process, one after another, seeds in the outer loop so slow
-periods of a shared machine spread over the arms. An arm that has not passed after
---budget-seconds is stopped (peers finish the trial in flight) and counts as censored.
+periods of a shared machine spread over the arms. With --parallel N (a machine with many cores),
+N of them run at once, each pinned to its own CPU core, so every arm gets the same compute. An
+arm that has not passed after --budget-seconds is stopped (peers finish the trial in flight)
+and counts as censored.
 """
 
 from __future__ import annotations
@@ -225,7 +227,7 @@ def run_product(seed: int, budget: float, data_path: str | None, workers: int) -
     study_file = work / f"{name}.toml"
     study_file.write_text(text)
     url = f"sqlite:///{work / 'optuna.db'}"
-    env = {**os.environ, "PYTHONPATH": str(benchlib.ROOT)}
+    env = {**os.environ, "PYTHONPATH": benchlib.python_path()}
     cmd = [sys.executable, "-m", "tuner.launch", "--study", str(study_file), "--storage", url,
            "--workers", str(workers), "--n-trials", "10000"]
     if data_path:
@@ -301,6 +303,22 @@ def run_one(arm: str, seed: int, budget: float, data_path: str | None, workers: 
     return run_keras_tuner(arm, seed, budget, data_path)
 
 
+def _collect(arm: str, seed: int, stdout: str, stderr: str, load_before: str) -> dict[str, Any]:
+    line = next((l for l in stdout.splitlines() if l.startswith("RESULT ")), None)
+    if line is None:
+        print(stdout[-2000:], stderr[-4000:], file=sys.stderr)
+        result = {"passed": False, "seconds": float("nan"), "trials": 0, "epochs": 0,
+                  "found": {}, "retrains": [], "error": stderr.strip().splitlines()[-1:]}
+    else:
+        result = json.loads(line[len("RESULT "):])
+    result.update(seed=seed, load_before=load_before)
+    print(f"{arm:14s} seed {seed}: {'PASS' if result['passed'] else 'no pass'} "
+          f"{result['seconds']:.0f} s, {result['trials']} trials, {result['epochs']} epochs, "
+          f"retrains {[(r['test_accuracy'], r['train_accuracy']) for r in result['retrains']]}",
+          flush=True)
+    return result
+
+
 def median_or_censored(runs: list[dict[str, Any]], key: str, budget: float) -> str:
     values = sorted(r[key] if r["passed"] else float("inf") for r in runs)
     med = statistics.median(values)
@@ -317,9 +335,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1,
                         help="product workers (default 1: the peers run one trial at a time too)")
     parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="(arm, seed) runs at once, one CPU core each (default 1: one after "
+                             "another with every core)")
     parser.add_argument("--no-doc", action="store_true", help="print only; do not append to docs/BENCHMARKS.md")
     parser.add_argument("--run-one", nargs=2, metavar=("ARM", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.data:
+        args.data = os.path.abspath(args.data)  # the product's launcher runs in its own folder
     if args.run_one:
         arm, seed = args.run_one
         print("RESULT " + json.dumps(run_one(arm, int(seed), args.budget_seconds, args.data, args.workers)))
@@ -331,29 +354,39 @@ def main() -> int:
         parser.error(f"unknown arm {unknown[0]!r}; choose from {', '.join(ARMS)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     load_start = benchlib.load_average()
+    jobs = [(arm, seed) for seed in seeds for arm in arms]
+    cores = sorted(os.sched_getaffinity(0))
+    if args.parallel > 1 and args.parallel > len(cores):
+        parser.error(f"--parallel {args.parallel} needs as many CPU cores; this process has {len(cores)}")
     results: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
-    for seed in seeds:
-        for arm in arms:
+    running: dict[int, tuple] = {}  # core slot -> (arm, seed, process, (stdout, stderr), load)
+    free = list(range(args.parallel))
+    while jobs or running:
+        while jobs and free:
+            arm, seed = jobs.pop(0)
+            slot = free.pop(0)
             cmd = [sys.executable, __file__, "--run-one", arm, str(seed),
                    "--budget-seconds", str(args.budget_seconds), "--workers", str(args.workers)]
             if args.data:
                 cmd += ["--data", args.data]
-            load_before = benchlib.load_average()
-            out = subprocess.run(cmd, capture_output=True, text=True,
-                                 env={**os.environ, "PYTHONPATH": str(benchlib.ROOT)})
-            line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT ")), None)
-            if line is None:
-                print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
-                result = {"passed": False, "seconds": float("nan"), "trials": 0, "epochs": 0,
-                          "found": {}, "retrains": [], "error": out.stderr.strip().splitlines()[-1:]}
-            else:
-                result = json.loads(line[len("RESULT "):])
-            result.update(seed=seed, load_before=load_before)
-            results[arm].append(result)
-            print(f"{arm:14s} seed {seed}: {'PASS' if result['passed'] else 'no pass'} "
-                  f"{result['seconds']:.0f} s, {result['trials']} trials, {result['epochs']} epochs, "
-                  f"retrains {[(r['test_accuracy'], r['train_accuracy']) for r in result['retrains']]}",
-                  flush=True)
+            pin = {cores[slot]} if args.parallel > 1 else None
+            # Files, not pipes: a child that fills a pipe nobody reads yet would stall.
+            out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True,
+                                    env={**os.environ, "PYTHONPATH": benchlib.python_path()},
+                                    preexec_fn=(lambda pin=pin: os.sched_setaffinity(0, pin)) if pin else None)
+            running[slot] = (arm, seed, proc, (out, err), benchlib.load_average())
+        time.sleep(1)
+        for slot, (arm, seed, proc, (out, err), load_before) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            del running[slot]
+            free.append(slot)
+            out.seek(0), err.seek(0)
+            results[arm].append(_collect(arm, seed, out.read(), err.read(), load_before))
+            out.close(), err.close()
+    for runs in results.values():
+        runs.sort(key=lambda r: r["seed"])
     load_end = benchlib.load_average()
 
     rows = []
@@ -373,8 +406,10 @@ def main() -> int:
     if not args.no_doc:
         body = [
             f"Budget per (arm, seed): {args.budget_seconds:.0f} s wall, seeds {seeds}; product with "
-            f"{args.workers} workers, the peers one trial at a time in one process. Censored runs "
-            f"(no passing config within the budget) count as infinite in the median.",
+            f"{args.workers} worker(s), the peers one trial at a time in one process; "
+            + (f"{args.parallel} runs at once, each pinned to one CPU core. " if args.parallel > 1
+               else "one run at a time. ")
+            + "Censored runs (no passing config within the budget) count as infinite in the median.",
             "", *table, "",
             "<details><summary>Raw results (retrains are the capstone confirmations)</summary>",
             "", "```json", json.dumps(details, indent=1, default=str), "```", "</details>",

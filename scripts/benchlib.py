@@ -18,7 +18,12 @@ from typing import Any, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DOC = ROOT / "docs" / "BENCHMARKS.md"
-LIBRARIES = ("optuna", "tensorflow", "keras", "numpy", "sqlalchemy", "psycopg2-binary", "keras-tuner")
+LIBRARIES = ("optuna", "tensorflow", "jax", "keras", "numpy", "sqlalchemy", "psycopg2-binary", "keras-tuner")
+
+
+def python_path() -> str:
+    """PYTHONPATH for a child process: the repository first, then whatever was set already."""
+    return os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
 
 def load_average() -> str:
@@ -53,7 +58,8 @@ def versions() -> str:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             continue
-    return f"Python {platform.python_version()}, " + ", ".join(found)
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return f"Python {platform.python_version()}, Keras backend {backend}, " + ", ".join(found)
 
 
 def machine() -> str:
