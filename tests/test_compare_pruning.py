@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import optuna
 
 from conftest import ROOT, run_module
+
+sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def test_rules_arm_replays_the_baseline(tiny_study, mnist_path, tmp_path):
@@ -25,3 +29,27 @@ def test_rules_arm_replays_the_baseline(tiny_study, mnist_path, tmp_path):
     for b, r in zip(base.trials, rules.trials):
         epochs = len(r.user_attrs["history"]["val_accuracy"])
         assert r.user_attrs["history"]["val_accuracy"] == b.user_attrs["history"]["val_accuracy"][:epochs]
+
+
+def test_sweep_replays_recorded_curves_through_the_rules(tmp_path):
+    """scripts/sweep_overfit.py: where each setting stops each recorded run, no training."""
+    import sweep_overfit
+    from tuner.studyfile import OverfitSpec
+
+    epochs = 12
+    healthy = {"loss": [1.0 - 0.05 * e for e in range(epochs)],
+               "val_loss": [1.0 - 0.04 * e for e in range(epochs)],
+               "val_accuracy": [0.80 + 0.01 * e for e in range(epochs)]}
+    # Validation loss turns up after epoch 4 while training loss falls; accuracy stalls at 0.84.
+    overfit = {"loss": [1.0 - 0.08 * e for e in range(epochs)],
+               "val_loss": [0.5 - 0.1 * e if e < 3 else 0.2 + 0.05 * (e - 2) for e in range(epochs)],
+               "val_accuracy": [0.80 + 0.02 * e if e < 3 else 0.84 for e in range(epochs)]}
+    runs = [(healthy["val_accuracy"][-1], healthy), (overfit["val_accuracy"][-1], overfit)]
+    rules = OverfitSpec(rules=("loss",), warmup_epochs=2, patience=3)
+    assert sweep_overfit.stop_epoch(healthy, rules) is None
+    # Best validation loss at epoch 4; above it at epochs 5, 6, 7 with accuracy stalled: stop at 7.
+    assert sweep_overfit.stop_epoch(overfit, rules) == 7
+    result = sweep_overfit.sweep(runs, rules)
+    assert result == {"epochs_kept": (12 + 7) / 24, "stopped": 1, "best_change": 0.0}
+    # The healthy run is the best; a setting that stopped it would show the loss.
+    assert sweep_overfit.sweep([(0.95, overfit), *runs[:1]], rules)["best_change"] < 0
