@@ -356,6 +356,8 @@ def main() -> int:
     load_start = benchlib.load_average()
     jobs = [(arm, seed) for seed in seeds for arm in arms]
     cores = sorted(os.sched_getaffinity(0))
+    if args.parallel < 1:
+        parser.error(f"--parallel must be at least 1, got {args.parallel}")
     if args.parallel > 1 and args.parallel > len(cores):
         parser.error(f"--parallel {args.parallel} needs as many CPU cores; this process has {len(cores)}")
     results: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}

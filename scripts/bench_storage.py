@@ -96,7 +96,7 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     err_path = work / "launch.err"
     with open(err_path, "w") as err:
         proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, "PYTHONPATH": str(benchlib.ROOT)})
+                                env={**os.environ, "PYTHONPATH": benchlib.python_path()})
         peak = 0
         while proc.poll() is None and time.perf_counter() - start < args.timeout:
             if db:  # the connections this run really holds, sampled twice a second

@@ -72,13 +72,23 @@ def sweep(runs: list[tuple[float, dict]], rules: OverfitSpec) -> dict:
             "best_change": best - max(value for value, _ in runs)}
 
 
+def _epoch_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"epochs cannot be negative, got {text!r}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", required=True, help="compare.db written by compare_pruning.py --save")
     parser.add_argument("--study", default="mnist_mlp_epochs", help="study file for the other [overfit] values")
     parser.add_argument("--arm", help="baseline study name in the db (default: <study>-no-callback)")
-    parser.add_argument("--warmup", default="5,10,15,20")
-    parser.add_argument("--patience", default="3,5,8,10,15")
+    parser.add_argument("--warmup", type=_epoch_list, default="5,10,15,20", help="comma-separated epochs")
+    parser.add_argument("--patience", type=_epoch_list, default="3,5,8,10,15", help="comma-separated epochs")
     args = parser.parse_args(argv)
 
     spec = load_study_spec(args.study)
@@ -100,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'warmup':>6} {'patience':>8} {'epochs kept':>11} {'stopped':>7} {'best change':>11}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the gap rule's "no train accuracy" warning, once per run
-        for warmup, patience in itertools.product(
-                [int(w) for w in args.warmup.split(",")], [int(p) for p in args.patience.split(",")]):
+        for warmup, patience in itertools.product(args.warmup, args.patience):
             rules = dataclasses.replace(spec.overfit, enabled=True, warmup_epochs=warmup, patience=patience)
             r = sweep(runs, rules)
             print(f"{warmup:>6} {patience:>8} {r['epochs_kept']:>11.2f} {r['stopped']:>7} {r['best_change']:>+11.4f}")
