@@ -60,7 +60,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 def product_config(spec) -> dict[str, Any]:
     import optuna
 
-    from tuner.space import suggest
+    from tuner.study import suggest
 
     trial = optuna.trial.FixedTrial(CONFIG_PARAMS)
     return suggest(trial, spec.space)
@@ -71,7 +71,7 @@ def plain_loop(config, data, *, eval_batch: int | None = None, steps_per_executi
     """What a user writes by hand: build, fit with validation, evaluate on the training rows."""
     import keras
 
-    from tuner.model import build_model
+    from tuner.training.model import build_model
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(SEED)
@@ -95,9 +95,10 @@ def product_trial(spec, config, data_path: str | None) -> dict[str, float]:
     """One trial through the real worker loop, on a fresh SQLite study."""
     import optuna
 
-    from tuner.launch import create_study
-    from tuner.storage import open_storage
-    from tuner.worker import load_study_data, run_worker
+    from tuner.execution.storage import open_storage
+    from tuner.execution.create import create_study
+    from tuner.execution.loop import run_worker
+    from tuner.training.data import load_study_data
 
     work = Path(tempfile.mkdtemp(prefix="bench_overhead_"))
     url = f"sqlite:///{work / 'optuna.db'}"
@@ -114,7 +115,7 @@ def product_trial(spec, config, data_path: str | None) -> dict[str, float]:
 
 
 def part_overhead(spec, data, data_path, repeats: int) -> list[str]:
-    from tuner.objective import trial_seed
+    from tuner.training.objective import trial_seed
 
     global SEED
     config = product_config(spec)
@@ -205,7 +206,7 @@ def matmul_gflops(n: int, m: int, k: int, *, seconds: float = 1.5) -> float:
 def part_bound(data, epochs: int) -> list[str]:
     import keras
 
-    from tuner.model import build_model
+    from tuner.training.model import build_model
 
     peak = matmul_gflops(1024, 1024, 1024)
     numpy_peak = numpy_gflops(1024)
@@ -263,8 +264,8 @@ def main() -> int:
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
 
-    from tuner.studyfile import Robustness, load_study_spec
-    from tuner.worker import load_study_data
+    from tuner.study import Robustness, load_study_spec
+    from tuner.training.data import load_study_data
 
     spec = load_study_spec("mnist_mlp")
     spec = dataclasses.replace(spec, robustness=Robustness(extra_seeds=0))

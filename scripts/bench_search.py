@@ -4,7 +4,7 @@
         [--seeds 0,1,2] [--budget-seconds 300] [--parallel N] [--data PATH] [--no-doc]
 
 Every arm searches the same space (studies/mnist_mlp.toml's [space], translated through
-tuner.space.suggest, Keras Tuner's hyperparameters included), trains on the same rows
+tuner.study.space.suggest, Keras Tuner's hyperparameters included), trains on the same rows
 (x_train[:6000], 5 epochs) and is measured on the same validation rows (6000-16000), one trial at
 a time (one worker each). An arm stops at its first config that passes the capstone rules: the
 validation stand-in during the search (the study's [constraints], the same check for every arm),
@@ -66,9 +66,9 @@ class Confirmer:
     """Stand-in check, then the capstone retrain; shared by every arm."""
 
     def __init__(self, data_path: str | None) -> None:
-        from tuner.data import load_mnist
-        from tuner.studyfile import load_study_spec
-        from tuner.worker import load_study_data
+        from tuner.study import load_study_spec
+        from tuner.training.data import load_mnist
+        from tuner.training.data import load_study_data
 
         self.spec = load_study_spec(STUDY)
         self.data = load_study_data(self.spec, data_path)
@@ -82,7 +82,7 @@ class Confirmer:
         return c.margin(val_accuracy, gap) >= 0
 
     def capstone(self, config: dict[str, Any], *, seed: int, label: str) -> bool:
-        from tuner.report import judge
+        from tuner.results.report import judge
 
         j = judge(config, label=label, trial_number=None, raw=self.raw, seeds=[seed],
                   rules=self.spec.capstone, threshold=1.0)
@@ -99,8 +99,8 @@ def run_optuna(sampler_name: str, seed: int, budget: float, data_path: str | Non
     import keras
     import optuna
 
-    from tuner.objective import fit_and_measure
-    from tuner.space import suggest
+    from tuner.study import suggest
+    from tuner.training.objective import fit_and_measure
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     confirm = Confirmer(data_path)
@@ -134,7 +134,7 @@ def run_optuna(sampler_name: str, seed: int, budget: float, data_path: str | Non
 # --- Keras Tuner ---------------------------------------------------------------------------
 
 class _HpTrial:
-    """Lets tuner.space.suggest sample from a Keras Tuner HyperParameters: same space, no copy."""
+    """Lets tuner.study.space.suggest sample from a Keras Tuner HyperParameters: same space, no copy."""
 
     def __init__(self, hp) -> None:
         self.hp = hp
@@ -155,9 +155,9 @@ def run_keras_tuner(kind: str, seed: int, budget: float, data_path: str | None) 
     import keras
     import keras_tuner as kt
 
-    from tuner.model import build_model
-    from tuner.callbacks import EVAL_BATCH
-    from tuner.space import suggest
+    from tuner.study import suggest
+    from tuner.training.callbacks import EVAL_BATCH
+    from tuner.training.model import build_model
 
     confirm = Confirmer(data_path)
     found: dict[str, Any] = {}
@@ -215,8 +215,8 @@ def run_keras_tuner(kind: str, seed: int, budget: float, data_path: str | None) 
 def run_product(seed: int, budget: float, data_path: str | None, workers: int) -> dict[str, Any]:
     import optuna
 
-    from tuner.storage import open_storage
-    from tuner.studyfile import resolve_study_path
+    from tuner.execution.storage import open_storage
+    from tuner.study import resolve_study_path
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="bench_product_"))

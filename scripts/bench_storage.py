@@ -45,7 +45,7 @@ ERROR_PATTERN = re.compile(r"too many clients|connection .*(refused|failed|close
 
 
 def synthetic_study_text(name: str, *, n_trials: int, epoch_seconds: float) -> str:
-    from tuner.studyfile import resolve_study_path
+    from tuner.study import resolve_study_path
 
     text = resolve_study_path("mnist_mlp").read_text()
     text = re.sub(r'^name = ".*"$', f'name = "{name}"', text, count=1, flags=re.M)
@@ -71,7 +71,7 @@ def pg_admin(base: str, sql: str) -> list[tuple]:
 def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     import optuna
 
-    from tuner.storage import open_storage
+    from tuner.execution.storage import open_storage
 
     work = Path(tempfile.mkdtemp(prefix=f"bench_storage_{kind}{workers}_"))
     name = f"synth_{kind}_{workers}"

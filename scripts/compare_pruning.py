@@ -28,17 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import optuna  # noqa: E402
 
-from tuner.errors import TunerError, run_cli  # noqa: E402
-from tuner.results import best_trial, count_trials  # noqa: E402
-from tuner.studyfile import StudySpec, load_study_spec  # noqa: E402
+from tuner.cli import run_cli  # noqa: E402
+from tuner.errors import TunerError  # noqa: E402
+from tuner.study import StudySpec, load_study_spec  # noqa: E402
+from tuner.study.record import best_trial, count_trials  # noqa: E402
 
 
 def run_arm(spec: StudySpec, data, *, n_trials: int, storage: str | None, callback: bool,
             replay: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     import keras
 
-    from tuner.objective import Objective, fit_and_measure, trial_seed
-    from tuner.space import suggest
+    from tuner.study import suggest
+    from tuner.training.objective import Objective, fit_and_measure, trial_seed
 
     study = optuna.create_study(
         study_name=spec.name, storage=storage, sampler=spec.make_sampler(),
@@ -158,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         storage = f"sqlite:///{db}"
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from tuner.backend import configure_worker
-    from tuner.worker import load_study_data
+    from tuner.training.backend import configure_worker
+    from tuner.training.data import load_study_data
 
     configure_worker()
     data = load_study_data(spec, args.data)

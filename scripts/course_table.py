@@ -24,11 +24,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import optuna  # noqa: E402
 
-from tuner.course import (  # noqa: E402
-    ALPHA, EXERCISES, METRICS, Exercise, Option, Summary, Verdict, beats, judge, summarize,
+from tuner.cli import run_cli  # noqa: E402
+from tuner.errors import TunerError  # noqa: E402
+from tuner.execution.storage import describe_db_error, open_storage, redact, resolve_url  # noqa: E402
+from tuner.results.course import (  # noqa: E402
+    ALPHA,
+    EXERCISES,
+    METRICS,
+    Exercise,
+    Option,
+    Summary,
+    Verdict,
+    beats,
+    judge,
+    summarize,
 )
-from tuner.errors import TunerError, run_cli  # noqa: E402
-from tuner.storage import describe_db_error, open_storage, redact, resolve_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTCOME = {"holds": "holds", "fails": "**does not hold up**", "not shown": "not shown (within noise)",

@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import optuna  # noqa: E402
 
-from tuner.callbacks import TrialCallback  # noqa: E402
-from tuner.errors import TunerError, run_cli  # noqa: E402
-from tuner.studyfile import OverfitSpec, load_study_spec  # noqa: E402
+from tuner.cli import run_cli  # noqa: E402
+from tuner.errors import TunerError  # noqa: E402
+from tuner.study import OverfitSpec, load_study_spec  # noqa: E402
+from tuner.training.callbacks import TrialCallback  # noqa: E402
 
 
 class _Silent:

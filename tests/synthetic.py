@@ -1,5 +1,5 @@
 """Finished trials written straight through the Optuna API, with the attributes a real trial
-gets from tuner.objective and tuner.callbacks. For tests of what *shows* a study (dashboard,
+gets from tuner.training.objective and tuner.training.callbacks. For tests of what *shows* a study (dashboard,
 plots), where training hundreds of models would prove nothing more."""
 
 from __future__ import annotations
@@ -7,7 +7,11 @@ from __future__ import annotations
 import random
 
 import optuna
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import TrialState
 
 DISTRIBUTIONS = {

@@ -13,10 +13,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tuner.callbacks import TRAIN_EVAL_KEY, TrialCallback
-from tuner.data import load_search_data
-from tuner.objective import Objective
-from tuner.studyfile import OverfitSpec, parse_study
+from tuner.study import OverfitSpec, parse_study
+from tuner.training.callbacks import TRAIN_EVAL_KEY, TrialCallback
+from tuner.training.data import load_search_data
+from tuner.training.objective import Objective
 
 RULES = OverfitSpec(warmup_epochs=2, patience=3, max_gap=0.05)
 

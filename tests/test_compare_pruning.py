@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import optuna
-
 from conftest import ROOT, run_module
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -34,7 +33,8 @@ def test_rules_arm_replays_the_baseline(tiny_study, mnist_path, tmp_path):
 def test_sweep_replays_recorded_curves_through_the_rules(tmp_path):
     """scripts/sweep_overfit.py: where each setting stops each recorded run, no training."""
     import sweep_overfit
-    from tuner.studyfile import OverfitSpec
+
+    from tuner.study import OverfitSpec
 
     epochs = 12
     healthy = {"loss": [1.0 - 0.05 * e for e in range(epochs)],

@@ -21,11 +21,10 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-from tuner.course import EXERCISES, Exercise, judge, summarize, t_sf, welch_p
 from tuner.errors import TunerError
-from tuner.objective import trial_seed
-from tuner.space import suggest
-from tuner.studyfile import STUDIES_DIR, load_study_spec, parse_study
+from tuner.results.course import EXERCISES, Exercise, judge, summarize, t_sf, welch_p
+from tuner.study import STUDIES_DIR, load_study_spec, parse_study, suggest
+from tuner.training.objective import trial_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("course_table", ROOT / "scripts" / "course_table.py")

@@ -20,14 +20,21 @@ import uuid
 import optuna
 import pytest
 import sqlalchemy
+from browser import (
+    ARTIFACTS,
+    page_text,
+    screenshot,
+    start_chrome,
+    wait_for_text,
+    wait_until,
+)
+from conftest import ROOT, run_module
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from selenium.webdriver.common.by import By
-
-from browser import ARTIFACTS, page_text, screenshot, start_chrome, wait_for_text, wait_until
-from conftest import ROOT, run_module
 from synthetic import add_trials
-from tuner.launch import create_study
-from tuner.studyfile import load_study_spec
+
+from tuner.execution.create import create_study
+from tuner.study import load_study_spec
 
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 URL_LINE = re.compile(r"^dashboard for study '(?P<name>[^']+)': (?P<url>http://\S+)$", re.MULTILINE)
@@ -213,5 +220,5 @@ def test_launch_dashboard_that_cannot_start_stops_before_any_worker(tmp_path, ti
         result = run_module("tuner.launch", "--study", tiny_study(), "--data", mnist_path,
                             "--dashboard", "--dashboard-port", port, cwd=tmp_path, timeout=120)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(f"error: dashboard did not start: cannot listen")
+    assert result.stderr.strip().splitlines()[-1].startswith("error: dashboard did not start: cannot listen")
     assert not (tmp_path / "runs" / "logs" / "tiny" / "worker-0.log").exists()

@@ -7,8 +7,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from tuner import data
 from tuner.errors import TunerError
+from tuner.training import data
 
 # From shared/data/README.md: sha256 of array.tobytes().
 X_TRAIN_SHA = "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757"

@@ -14,10 +14,10 @@ import time
 import keras
 import optuna
 import pytest
+from conftest import ROOT, run_module
 from optuna.trial import TrialState
 
-from conftest import ROOT, run_module
-from tuner.model import build_model
+from tuner.training.model import build_model
 
 
 def load(tmp_path, name="tiny"):

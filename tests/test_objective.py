@@ -8,9 +8,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tuner.data import load_search_data
-from tuner.objective import Objective
-from tuner.studyfile import load_study_spec
+from tuner.study import load_study_spec
+from tuner.training.data import load_search_data
+from tuner.training.objective import Objective
 
 
 @pytest.fixture(scope="module")

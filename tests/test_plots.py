@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import optuna
 import pytest
-from matplotlib.image import imread
-
 from browser import screenshot, start_chrome, wait_until
 from conftest import run_module
+from matplotlib.image import imread
 from synthetic import add_trials
+
 from tuner.errors import TunerError
-from tuner.plots import plot_learning_curves, write_study_html
+from tuner.results.plots import plot_learning_curves, write_study_html
 
 
 def make_study(tmp_path, n: int) -> tuple[str, optuna.Study]:

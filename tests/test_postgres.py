@@ -19,12 +19,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import ROOT, run_module
 from optuna.trial import TrialState
 
-from conftest import ROOT, run_module
 from tuner.errors import TunerError
-from tuner.results import count_trials
-from tuner.storage import open_storage
+from tuner.execution.storage import open_storage
+from tuner.study.record import count_trials
 
 SYNTHETIC_STUDY = """
 name = "{name}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tuner.data import Split, capstone_test, capstone_train, load_mnist
-from tuner.rules import check_rules, data_definitions_unchanged, wilson_interval
-from tuner.studyfile import Capstone
+from tuner.results.rules import check_rules, data_definitions_unchanged, wilson_interval
+from tuner.study import Capstone
+from tuner.training.data import Split, capstone_test, capstone_train, load_mnist
 
 RULES = Capstone(min_test_accuracy=0.87, max_gap=0.01, epochs=5)
 

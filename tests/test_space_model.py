@@ -5,9 +5,8 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from tuner.model import build_model
-from tuner.space import suggest
-from tuner.studyfile import load_study_spec
+from tuner.study import load_study_spec, suggest
+from tuner.training.model import build_model
 
 SPACE = load_study_spec("mnist_mlp").space
 

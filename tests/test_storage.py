@@ -11,7 +11,7 @@ import sqlalchemy
 from optuna.trial import TrialState
 
 from tuner.errors import TunerError
-from tuner.storage import (
+from tuner.execution.storage import (
     describe_db_error,
     fail_beatless_trials,
     heartbeat_settings,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tuner.errors import TunerError
-from tuner.studyfile import STUDIES_DIR, OverfitSpec, load_study_spec, parse_study
+from tuner.study import STUDIES_DIR, OverfitSpec, load_study_spec, parse_study
 
 GOOD_SPACE = {
     "n_layers": {"type": "int", "low": 1, "high": 4},
@@ -137,7 +137,7 @@ def test_broken_toml_and_unknown_names(tmp_path):
     ],
 )
 def test_constraints_window_around_the_gap_offset(gap, val_accuracy, gap_excess, margin):
-    from tuner.studyfile import Constraints
+    from tuner.study import Constraints
 
     rules = Constraints(min_val_accuracy=0.865, max_gap=0.007, gap_offset=0.01)
     assert rules.gap_excess(gap) == pytest.approx(gap_excess)

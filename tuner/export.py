@@ -6,106 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
-import optuna
-
-from tuner.errors import TunerError, run_cli
-from tuner.results import best_trial, is_feasible
-from tuner import storage
-from tuner.storage import redact, resolve_url
-from tuner.studyfile import load_study_spec
-
-
-def study_name_of(study: str) -> str:
-    """`--study` is a study file name or path; its `name` is the study's name in storage."""
-    try:
-        return load_study_spec(study).name
-    except TunerError:
-        if study.endswith(".toml"):
-            raise
-        return study  # a study stored without its file at hand
-
-
-def load_existing_study(study: str, url: str) -> optuna.Study:
-    """The stored study that `--study` (a study file name or path, or a bare name) names."""
-    return storage.load_existing_study(study_name_of(study), url)
-
-
-def build_export(study: optuna.Study, url: str, *, trial_number: int | None = None) -> dict[str, Any]:
-    from tuner.backend import versions
-    from tuner.model import build_model
-
-    if trial_number is None:
-        trial, feasible = best_trial(study)
-        if trial is None:
-            raise TunerError(f"study {study.study_name!r} has no completed trial to export")
-    else:
-        trial = _complete_trial(study, trial_number)
-        feasible = is_feasible(trial)
-    config = trial.user_attrs["config"]
-    attrs = study.user_attrs
-    return {
-        "study": study.study_name,
-        "best_trial": trial.number,
-        "feasible": feasible,
-        "note": None if feasible else "no trial met the constraints; this is the best infeasible one",
-        "params": trial.params,
-        "config": config,
-        "seed": trial.user_attrs.get("seed"),
-        "model": json.loads(build_model(config).to_json()),
-        "metrics": {
-            "objective": trial.value,
-            "val_accuracy": trial.user_attrs.get("val_accuracy"),
-            "train_accuracy": trial.user_attrs.get("train_accuracy"),
-            "gap": trial.user_attrs.get("gap"),
-            "fit_seconds": trial.user_attrs.get("fit_seconds"),
-            "constraints": trial.constraints,
-            "feasible": feasible,
-        },
-        "rules": {
-            "validation_constraints": attrs.get("validation_constraints"),
-            "capstone": attrs.get("capstone_rules"),
-        },
-        "provenance": {
-            "optuna": optuna.__version__,
-            **versions(),
-            "data_digest": attrs.get("data_digest"),
-            "data": attrs.get("data"),
-            "sampler": attrs.get("sampler"),
-            "study_file": attrs.get("study_file"),
-            "storage": redact(url),
-            "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        },
-    }
-
-
-def _complete_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
-    """A chosen trial, e.g. the one the reporter found robust on the capstone test set."""
-    matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
-    if not matches or matches[0].state != optuna.trial.TrialState.COMPLETE or "config" not in matches[0].user_attrs:
-        raise TunerError(f"study {study.study_name!r} has no complete trial #{number} to export")
-    return matches[0]
-
-
-def write_json_atomically(payload: dict[str, Any], out: Path) -> None:
-    """Write to a temp file beside `out`, then rename: a failure never leaves half a file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2, sort_keys=False)
-            f.write("\n")
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+from tuner.cli import run_cli
+from tuner.execution.storage import open_study, resolve_url
+from tuner.results.export import build_export, write_json_atomically
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   "instead of the best feasible one")
     args = parser.parse_args(argv)
     url = resolve_url(args.storage)
-    study = load_existing_study(args.study, url)
+    study = open_study(args.study, url)
     payload = build_export(study, url, trial_number=args.trial)
     write_json_atomically(payload, args.out)
     m = payload["metrics"]

@@ -1,6 +1,6 @@
 """Run worker processes on this host and show one progress line for the whole study.
 
-Each worker is `python -m tuner.worker --index I` in its own process session, its output in
+Each worker is `python -m tuner.execution.loop --index I` in its own process session, its output in
 runs/logs/<study>/worker-I.log, so several workers' Keras and TensorFlow logs never interleave
 on the terminal. Ctrl-C is forwarded once to every worker; each marks its trial FAIL, and any
 trial a worker could not close is failed here, so none is left RUNNING.
@@ -22,9 +22,14 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.errors import TunerError
-from tuner.results import TARGET_ATTR, StudyCounts, best_trial, count_trials
-from tuner.storage import DEFAULT_DIR, fail_and_retry, is_connection_error, open_storage
-from tuner.studyfile import StudySpec
+from tuner.execution.storage import (
+    DEFAULT_DIR,
+    fail_and_retry,
+    is_connection_error,
+    open_storage,
+)
+from tuner.study import StudySpec
+from tuner.study.record import TARGET_ATTR, StudyCounts, best_trial, count_trials
 
 POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 60
@@ -108,7 +113,7 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
         # The storage URL travels in the environment: a password never shows in `ps`.
         env = {**os.environ, **slot, "TUNER_STORAGE": url, "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "tuner.worker", "--study", spec.path, "--index", str(index)]
+        cmd = [sys.executable, "-m", "tuner.execution.loop", "--study", spec.path, "--index", str(index)]
         if data_path:
             cmd += ["--data", data_path]
         logs.append(log_dir / f"worker-{index}.log")

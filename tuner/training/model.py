@@ -1,4 +1,4 @@
-"""Build and compile the course's MLP from a config (see tuner.space)."""
+"""Build and compile the course's MLP from a config (see tuner.study.space)."""
 
 from __future__ import annotations
 

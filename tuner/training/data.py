@@ -18,10 +18,14 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tuner.errors import TunerError
+
+if TYPE_CHECKING:
+    from tuner.study import StudySpec
 
 DATA_ENV = "TUNER_DATA"
 N_CLASSES = 10
@@ -149,3 +153,11 @@ def load_search_data(
     else:
         raise TunerError(f"evaluate_on must be 'validation' or 'test', got {evaluate_on!r}")
     return SearchData(train, held_out, digest(train, held_out), evaluate_on)
+
+
+def load_study_data(spec: StudySpec, path: str | None) -> SearchData:
+    """The rows a study trains and measures on, as its [data] table says."""
+    return load_search_data(
+        path, train_rows=spec.data.train_rows, validation_rows=spec.data.validation_rows,
+        evaluate_on=spec.data.evaluate_on, test_rows=spec.data.test_rows,
+    )

@@ -17,8 +17,7 @@ import time
 
 import optuna
 
-from tuner.space import suggest
-from tuner.studyfile import StudySpec
+from tuner.study import StudySpec, suggest
 
 
 def synthetic_score(config: dict) -> tuple[float, float]:

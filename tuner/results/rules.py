@@ -1,6 +1,6 @@
 """The capstone rules, checked the same way for every run, and the Wilson pass-rate interval.
 
-Thresholds come from the study file's [capstone] table (tuner.studyfile.Capstone), nowhere else.
+Thresholds come from the study file's [capstone] table (tuner.study.Capstone), nowhere else.
 Accuracies are exact fractions of correct rows, so the boundaries are exact: 0.87 passes,
 0.8699 fails, and a gap of 0.0100 fails (the rule is strict).
 """
@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from tuner.data import RawMnist, Split, capstone_test, capstone_train
-from tuner.studyfile import Capstone
+from tuner.study import Capstone
+from tuner.training.data import RawMnist, Split, capstone_test, capstone_train
 
 RULES = ("test_accuracy", "gap", "epochs", "data_definitions")
 _DECIMALS = 10  # accuracies are k/6000 and k/10000: round away float noise before comparing

@@ -10,20 +10,20 @@ from __future__ import annotations
 import inspect
 import math
 import os
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
+import tomllib
 
 from tuner.errors import TunerError
-from tuner.grid import BudgetGridSampler, grid_size
+from tuner.study.grid import BudgetGridSampler, grid_size
 
-STUDIES_DIR = Path(__file__).resolve().parent.parent / "studies"
+STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
 
 # What a search-space entry may name, and what values each accepts. The model builder
-# (tuner.model) consumes exactly these keys.
+# (tuner.training.model) consumes exactly these keys.
 CHOICES = {
     "activation": ("sigmoid", "relu", "tanh", "elu", "gelu"),
     "loss": ("categorical_crossentropy", "mean_squared_error"),
@@ -484,7 +484,7 @@ def _build_sampler(cfg: dict[str, Any], space: dict[str, Param], seed_offset: in
     if name not in SAMPLERS:
         raise ValueError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
     if cfg.get("seed") is not None:
-        # Grid workers must share one shuffle of the grid (see tuner.grid); others spread out.
+        # Grid workers must share one shuffle of the grid (see tuner.study.grid); others spread out.
         cfg["seed"] = int(cfg["seed"]) + (0 if name == "grid" else seed_offset)
     if name == "tpe":  # parallel workers: pending trials count as lies, so workers spread out
         cfg.setdefault("constant_liar", True)

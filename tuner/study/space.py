@@ -1,6 +1,6 @@
 """Turn a study's search space into one trial's resolved hyperparameters (its *config*).
 
-The config is the complete, plain-JSON description of a run: `tuner.model.build_model(config)`
+The config is the complete, plain-JSON description of a run: `tuner.training.model.build_model(config)`
 rebuilds the network from it, and the export and the reporter store it.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import optuna
 
-from tuner.studyfile import DEFAULTS, Param, parse_layers
+from tuner.study.parse import DEFAULTS, Param, parse_layers
 
 
 def suggest(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:

@@ -17,11 +17,10 @@ import keras
 import numpy as np
 import optuna
 
-from tuner.callbacks import EVAL_BATCH, TrialCallback
-from tuner.data import SearchData, Split
-from tuner.model import build_model
-from tuner.space import suggest
-from tuner.studyfile import StudySpec
+from tuner.study import StudySpec, suggest
+from tuner.training.callbacks import EVAL_BATCH, TrialCallback
+from tuner.training.data import SearchData, Split
+from tuner.training.model import build_model
 
 
 def trial_seed(spec: StudySpec, trial_number: int, config: dict[str, Any]) -> int:

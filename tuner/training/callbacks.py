@@ -31,8 +31,8 @@ import keras
 import numpy as np
 import optuna
 
-from tuner.data import Split
-from tuner.studyfile import Constraints, OverfitSpec
+from tuner.study import Constraints, OverfitSpec
+from tuner.training.data import Split
 
 TRAIN_EVAL_KEY = "train_eval_accuracy"
 EVAL_BATCH = 2048  # evaluation has no gradient state: large batches are just faster

@@ -321,3 +321,17 @@ def load_existing_study(name: str, url: str, *, hint: str = "") -> optuna.Study:
         raise
     except Exception as e:
         raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
+
+
+def open_study(study: str, url: str) -> optuna.Study:
+    """The stored study that `--study` names: a study file name or path, or a bare stored name
+    (a study whose file is not at hand)."""
+    from tuner.study import load_study_spec
+
+    try:
+        name = load_study_spec(study).name
+    except TunerError:
+        if study.endswith(".toml"):
+            raise
+        name = study
+    return load_existing_study(name, url)

@@ -1,0 +1,104 @@
+"""Create a study once, before any worker starts: trial target, provenance, dashboard note.
+
+Only the launcher creates studies and tables: workers racing on table creation is a known
+Optuna failure. An existing study gets more trials added to its target.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import optuna
+import optuna_dashboard
+
+from tuner.errors import TunerError
+from tuner.execution.storage import open_storage, redact
+from tuner.study import StudySpec
+from tuner.study.record import TARGET_ATTR, count_trials
+
+
+def create_study(
+    spec: StudySpec, url: str, *, n_trials: int, data_digest: str, extend: bool = True
+) -> optuna.Study:
+    """Create or load the study once, here, before any worker starts; set its trial target.
+
+    An existing study gets `n_trials` more finished trials if `extend`, else is left as it is.
+    """
+    storage = open_storage(url, create=True)
+    try:
+        storage.get_study_id_from_name(spec.name)
+        exists = True
+    except KeyError:
+        exists = False
+    try:
+        study = optuna.create_study(
+            study_name=spec.name,
+            storage=storage,
+            sampler=spec.make_sampler(),
+            pruner=spec.make_pruner(),
+            direction=spec.direction,
+            load_if_exists=True,
+        )
+    except ValueError as e:  # e.g. an existing study with another direction
+        raise TunerError(f"study {spec.name!r} in {redact(url)}: {e}") from None
+    if study.direction.name.lower() != spec.direction:
+        raise TunerError(
+            f"study {spec.name!r} exists in {redact(url)} with direction "
+            f"{study.direction.name.lower()}, but {spec.path} says {spec.direction}"
+        )
+    if exists and not extend and TARGET_ATTR in study.user_attrs:
+        return study
+    finished = count_trials(study.get_trials(deepcopy=False)).finished
+    study.set_user_attr(TARGET_ATTR, finished + n_trials)
+    study.set_user_attr("study_file", spec.path)
+    study.set_user_attr("description", spec.description)
+    study.set_user_attr("data_digest", data_digest)
+    held_out = ({"test_rows": spec.data.test_rows} if spec.data.evaluate_on == "test"
+                else {"validation_rows": list(spec.data.validation_rows)})
+    study.set_user_attr("data", {"train_rows": spec.data.train_rows,
+                                 "evaluate_on": spec.data.evaluate_on, **held_out})
+    study.set_user_attr("capstone_rules", asdict(spec.capstone))
+    study.set_user_attr("validation_constraints", asdict(spec.constraints))
+    study.set_user_attr("sampler", json.loads(json.dumps(spec.sampler)))
+    study.set_metric_names([spec.metric])  # the dashboard's axes say val_accuracy, not "Objective 0"
+    _write_note(study, spec, data_digest)
+    return study
+
+
+NOTE_HEADING = "### What this study is (written by tuner.launch)"
+
+
+def study_note(spec: StudySpec, data_digest: str) -> str:
+    """The study's description for the dashboard's note panel (Markdown)."""
+    c, k, r = spec.constraints, spec.capstone, spec.robustness
+    rows = spec.data.validation_rows
+    return "\n".join([
+        NOTE_HEADING,
+        "",
+        spec.description or "(the study file has no description)",
+        "",
+        f"- **Study file:** `{spec.path}`",
+        f"- **Data:** MNIST digest `{data_digest}`; training rows x_train[:{spec.data.train_rows}], "
+        f"validation rows {rows[0]}-{rows[1]}",
+        f"- **Objective:** {spec.direction} {spec.metric}" + (
+            f"; a trial within {r.margin} of feasible is re-trained on {r.extra_seeds} more seeds and "
+            f"scores mean {'-' if spec.direction == 'maximize' else '+'} std" if r.extra_seeds else ""),
+        f"- **Feasible during the search (validation{', worst seed' if r.extra_seeds else ''}):** "
+        f"val_accuracy >= {c.min_val_accuracy}, |train - val accuracy"
+        + (f" - {c.gap_offset}" if c.gap_offset else "") + f"| <= {c.max_gap}",
+        f"- **Capstone rules (test set, judged by the reporter):** test accuracy >= "
+        f"{k.min_test_accuracy}, |train - test accuracy| < {k.max_gap}, {k.epochs} epochs",
+        "",
+        "Each trial's user attributes hold train_accuracy, val_accuracy, gap, fit_seconds, "
+        "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch"
+        + ("; a re-trained one also seeds, val_accuracies, gaps, worst_gap and objective_bound." if r.extra_seeds else "."),
+    ])
+
+
+def _write_note(study: optuna.Study, spec: StudySpec, data_digest: str) -> None:
+    """Set the dashboard note, unless a person has replaced ours with their own words."""
+    current = optuna_dashboard.get_note(study)
+    note = study_note(spec, data_digest)
+    if current != note and (not current or current.startswith(NOTE_HEADING)):
+        optuna_dashboard.save_note(study, note)

@@ -1,0 +1,252 @@
+"""One worker process: load the study, then claim-train-tell until the trial budget is used up.
+
+The pool (tuner.execution.pool) starts one `python -m tuner.execution.loop` per worker slot.
+Each process imports TensorFlow and loads the data once and stays up for many trials. Trials
+of dead workers are failed and re-queued through heartbeats, and a database outage is waited
+out (docs/STORAGE.md).
+
+    python -m tuner.execution.loop --study PATH --index I [--data PATH]   (storage: $TUNER_STORAGE)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+import warnings
+from typing import Iterator
+
+import optuna
+from optuna.trial import TrialState
+
+from tuner.errors import TunerError
+from tuner.execution.storage import (
+    BudgetLock,
+    describe_db_error,
+    fail_and_retry,
+    fail_beatless_trials,
+    is_connection_error,
+    open_storage,
+    redact,
+    resolve_url,
+)
+from tuner.study import StudySpec, load_study_spec
+from tuner.study.record import TARGET_ATTR, count_trials
+from tuner.training.data import load_study_data
+
+log = logging.getLogger("tuner.worker")
+# We run trials through ask/tell with our own Heartbeat thread, which Optuna does not expect.
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+MAX_CONSECUTIVE_FAILURES = 3
+DB_OUTAGE_SECONDS = 180  # how long a worker keeps retrying an unreachable database
+OUTAGE_RETRY_SECONDS = 2
+BUDGET_WAIT_SECONDS = 1  # how often a worker at the budget's edge looks again
+
+
+class Heartbeat:
+    """Beats for one running trial, so a killed worker's trial is detected as stale."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(storage, trial_id), daemon=True, name="heartbeat"
+        )
+        self._thread.start()
+
+    def _run(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
+        interval = storage.get_heartbeat_interval()
+        while True:
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception as e:  # a database blip must not kill the thread
+                log.warning("heartbeat failed: %s", type(e).__name__)
+            if self._stop.wait(interval):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+_stop_requested = False  # set by the first SIGINT/SIGTERM: the worker is being stopped
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    global _stop_requested
+    _stop_requested = True
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block is done, then raise KeyboardInterrupt.
+
+    A Python-level handler, not a signal mask: TensorFlow's threads would take a masked signal.
+    """
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        _on_stop_signal(received[0], None)
+
+
+def make_objective(spec: StudySpec, data_path: str | None):
+    """The study's objective: Keras training, or the synthetic stand-in (no TensorFlow)."""
+    if spec.synthetic is not None:
+        from tuner.training.synthetic import SyntheticObjective
+
+        return SyntheticObjective(spec)
+    from tuner.training.backend import configure_worker
+    from tuner.training.objective import (
+        Objective,  # TensorFlow loads here, once per process
+    )
+
+    configure_worker()
+    return Objective(spec, load_study_data(spec, data_path))
+
+
+def worker_name() -> str:
+    """How trials record who ran them: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int = 0) -> int:
+    """One worker process's loop. Returns 0 when the budget is used up, 1 on repeated failure."""
+    objective = make_objective(spec, data_path)
+    storage = open_storage(url)
+    study = optuna.load_study(
+        study_name=spec.name,
+        storage=storage,
+        sampler=spec.make_sampler(seed_offset=index),
+        pruner=spec.make_pruner(),
+    )
+    lock = BudgetLock(url, spec.name)
+    owner = worker_name()
+    log.info("worker %s on study %r in %s", owner, spec.name, redact(url))
+    failures = 0
+    outage_since: float | None = None
+    abandoned: list[int] = []  # trials cut off by a database outage, to fail and re-queue
+    while True:
+        trial = None
+        try:
+            while abandoned:
+                if fail_and_retry(study, abandoned[0]):
+                    log.warning("trial id %d was cut off by the outage: failed and re-queued", abandoned[0])
+                abandoned.pop(0)
+            trial = _claim_trial(study, lock, spec, owner)
+            if trial is None:
+                return 0
+            outage_since = None
+            ok = _run_trial(study, storage, trial, objective)
+        except Exception as e:
+            if not is_connection_error(e):
+                raise
+            # The database went away (restart, network). The trial in flight, if any, is lost:
+            # once the database is back we fail it and re-queue it (the heartbeat check would
+            # too, after the grace period, if this process died instead).
+            if trial is not None and trial._trial_id not in abandoned:
+                abandoned.append(trial._trial_id)
+            outage_since = outage_since or time.monotonic()
+            if time.monotonic() - outage_since > DB_OUTAGE_SECONDS:
+                raise TunerError(
+                    f"storage {redact(url)} unreachable for {DB_OUTAGE_SECONDS}s: "
+                    f"{describe_db_error(e, url)}"
+                ) from None
+            log.warning("storage unreachable (%s); retrying", describe_db_error(e, url))
+            time.sleep(OUTAGE_RETRY_SECONDS)
+            continue
+        failures = 0 if ok else failures + 1
+        if failures >= MAX_CONSECUTIVE_FAILURES:
+            log.error("%d trials in a row failed; this worker stops", failures)
+            return 1
+
+
+def _claim_trial(
+    study: optuna.Study, lock: BudgetLock, spec: StudySpec, owner: str
+) -> optuna.Trial | None:
+    """Start a trial if the budget allows, atomically across all workers; None when it is used up.
+
+    While running trials fill the rest of the budget, wait instead of leaving: one of them may
+    yet fail (a killed worker's trial is failed and re-queued after the grace period), and
+    someone must be here to run its retry.
+    """
+    while True:
+        optuna.storages.fail_stale_trials(study)  # fail and re-queue trials of dead workers
+        fail_beatless_trials(study)
+        with lock.hold():
+            target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
+            counts = count_trials(study.get_trials(deepcopy=False))
+            if counts.finished >= target:
+                return None
+            if counts.finished + counts.running < target:
+                # A trial must never exist without an owner: Ctrl-C waits until it has one
+                # (the pool fails an interrupted worker's trials by owner), and its first
+                # beat is recorded now, so it is stale-checkable from the start.
+                with interrupts_deferred():
+                    trial = study.ask()
+                    trial.set_user_attr("worker", owner)
+                    study._storage.record_heartbeat(trial._trial_id)
+                return trial
+        time.sleep(BUDGET_WAIT_SECONDS)
+
+
+def _run_trial(study, storage, trial: optuna.Trial, objective) -> bool:
+    """Run one trial and tell its outcome. Returns False if it failed."""
+    beat = Heartbeat(storage, trial._trial_id)
+    try:
+        value = objective(trial)
+    except optuna.TrialPruned:
+        study.tell(trial, state=TrialState.PRUNED)
+        return True
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish the bookkeeping undisturbed
+        trial.set_user_attr("fail_reason", "interrupted")
+        study.tell(trial, state=TrialState.FAIL)
+        raise
+    except Exception as e:
+        if is_connection_error(e):
+            raise  # the worker loop waits for the database, then fails and re-queues this trial
+        if _stop_requested:  # an interrupt that surfaced as another error inside the library
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            trial.set_user_attr("fail_reason", "interrupted")
+            study.tell(trial, state=TrialState.FAIL)
+            raise KeyboardInterrupt from e
+        log.error("trial %d failed:\n%s", trial.number, traceback.format_exc())
+        trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}"[:500])
+        study.tell(trial, state=TrialState.FAIL)
+        return False
+    finally:
+        beat.stop()
+    study.tell(trial, value)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The per-process entry the pool starts; not a user command (that is tuner.worker)."""
+    parser = argparse.ArgumentParser(prog="python -m tuner.execution.loop")
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(message)s")
+    signal.signal(signal.SIGINT, _on_stop_signal)  # even if started ignoring it
+    signal.signal(signal.SIGTERM, _on_stop_signal)  # docker stop -> clean FAIL
+    spec = load_study_spec(args.study)
+    return run_worker(spec, resolve_url(None), args.data, index=args.index)
+
+
+if __name__ == "__main__":
+    from tuner.cli import run_cli
+
+    run_cli(main)
