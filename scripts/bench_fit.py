@@ -28,25 +28,49 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import benchlib  # noqa: E402
+import benchlib
 
 # A config from the region where capstone passes live (see studies/mnist_mlp.toml's shift note).
 CONFIG_PARAMS: dict[str, Any] = {
-    "n_layers": 1, "units_1": 256, "activation": "relu", "dropout": 0.3, "dropout_position": "all",
-    "loss": "categorical_crossentropy", "optimizer": "adam", "learning_rate": 1e-3, "batch_size": 64,
-    "rescale": True, "input_noise": 0.0, "input_dropout": 0.0, "shift": 0.1, "l2": 0.0,
+    "n_layers": 1,
+    "units_1": 256,
+    "activation": "relu",
+    "dropout": 0.3,
+    "dropout_position": "all",
+    "loss": "categorical_crossentropy",
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 64,
+    "rescale": True,
+    "input_noise": 0.0,
+    "input_dropout": 0.0,
+    "shift": 0.1,
+    "l2": 0.0,
 }
 # Part 3 uses the course's own dense stack (no augmentation), so matmuls dominate the work.
 BOUND_CONFIG: dict[str, Any] = {
-    "layers": [256, 128], "n_layers": 2, "activation": "relu", "dropout": 0.0, "dropout_position": "all",
-    "loss": "categorical_crossentropy", "optimizer": "adam", "learning_rate": 1e-3, "batch_size": 64,
-    "epochs": 2, "rescale": True, "input_noise": 0.0, "input_dropout": 0.0, "shift": 0.0, "l2": 0.0,
+    "layers": [256, 128],
+    "n_layers": 2,
+    "activation": "relu",
+    "dropout": 0.0,
+    "dropout_position": "all",
+    "loss": "categorical_crossentropy",
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 64,
+    "epochs": 2,
+    "rescale": True,
+    "input_noise": 0.0,
+    "input_dropout": 0.0,
+    "shift": 0.0,
+    "l2": 0.0,
 }
 SEED = 1
 
@@ -66,8 +90,15 @@ def product_config(spec) -> dict[str, Any]:
     return suggest(trial, spec.space)
 
 
-def plain_loop(config, data, *, eval_batch: int | None = None, steps_per_execution: int = 1,
-               tensors: bool = False, jit_compile: Any = "auto") -> dict[str, float]:
+def plain_loop(
+    config,
+    data,
+    *,
+    eval_batch: int | None = None,
+    steps_per_execution: int = 1,
+    tensors: bool = False,
+    jit_compile: Any = "auto",
+) -> dict[str, float]:
     """What a user writes by hand: build, fit with validation, evaluate on the training rows."""
     import keras
 
@@ -77,27 +108,41 @@ def plain_loop(config, data, *, eval_batch: int | None = None, steps_per_executi
     keras.utils.set_random_seed(SEED)
     model = build_model(config)
     if steps_per_execution != 1 or jit_compile != "auto":
-        model.compile(optimizer=model.optimizer, loss=config["loss"], metrics=["accuracy"],
-                      steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+        model.compile(
+            optimizer=model.optimizer,
+            loss=config["loss"],
+            metrics=["accuracy"],
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+        )
     x, y, xv, yv = data.train.x, data.train.y, data.validation.x, data.validation.y
     if tensors:
         import tensorflow as tf
 
         x, y, xv, yv = (tf.convert_to_tensor(a) for a in (x, y, xv, yv))
-    history = model.fit(x, y, epochs=config["epochs"], batch_size=config["batch_size"],
-                        validation_data=(xv, yv), validation_batch_size=eval_batch, verbose=0)
+    history = model.fit(
+        x,
+        y,
+        epochs=config["epochs"],
+        batch_size=config["batch_size"],
+        validation_data=(xv, yv),
+        validation_batch_size=eval_batch,
+        verbose=0,
+    )
     train = model.evaluate(x, y, batch_size=eval_batch, verbose=0, return_dict=True)
-    return {"val_accuracy": float(history.history["val_accuracy"][-1]),
-            "train_accuracy": float(train["accuracy"])}
+    return {
+        "val_accuracy": float(history.history["val_accuracy"][-1]),
+        "train_accuracy": float(train["accuracy"]),
+    }
 
 
 def product_trial(spec, config, data_path: str | None) -> dict[str, float]:
     """One trial through the real worker loop, on a fresh SQLite study."""
     import optuna
 
-    from tuner.execution.storage import open_storage
     from tuner.execution.create import create_study
     from tuner.execution.loop import run_worker
+    from tuner.execution.storage import open_storage
     from tuner.training.data import load_study_data
 
     work = Path(tempfile.mkdtemp(prefix="bench_overhead_"))
@@ -108,10 +153,14 @@ def product_trial(spec, config, data_path: str | None) -> dict[str, float]:
     wall, cpu, rc = timed(lambda: run_worker(spec, url, data_path))
     trial = optuna.load_study(study_name=spec.name, storage=open_storage(url)).get_trials()[0]
     assert rc == 0 and trial.state.name == "COMPLETE", (rc, trial.state)
-    return {"worker_wall": wall, "worker_cpu": cpu,
-            "trial_wall": (trial.datetime_complete - trial.datetime_start).total_seconds(),
-            "val_accuracy": trial.user_attrs["val_accuracy"],
-            "train_accuracy": trial.user_attrs["train_accuracy"], "seed": trial.user_attrs["seed"]}
+    return {
+        "worker_wall": wall,
+        "worker_cpu": cpu,
+        "trial_wall": (trial.datetime_complete - trial.datetime_start).total_seconds(),
+        "val_accuracy": trial.user_attrs["val_accuracy"],
+        "train_accuracy": trial.user_attrs["train_accuracy"],
+        "seed": trial.user_attrs["seed"],
+    }
 
 
 def part_overhead(spec, data, data_path, repeats: int) -> list[str]:
@@ -132,17 +181,37 @@ def part_overhead(spec, data, data_path, repeats: int) -> list[str]:
     w_wall = statistics.median(r["worker_wall"] for r in prod)
     w_cpu = statistics.median(r["worker_cpu"] for r in prod)
     rows = [
-        ["plain Keras loop (build, fit + validation, evaluate train)", f"{b_wall:.2f}", f"{b_cpu:.2f}", "1.00",
-         f"{bare[0]['val_accuracy']:.4f} / {bare[0]['train_accuracy']:.4f}"],
-        ["product trial (storage start -> complete)", f"{t_wall:.2f}", "", f"{t_wall / b_wall:.2f}",
-         f"{prod[0]['val_accuracy']:.4f} / {prod[0]['train_accuracy']:.4f}"],
-        ["product worker loop, whole (data load, lock, ask, heartbeat, tell)", f"{w_wall:.2f}",
-         f"{w_cpu:.2f}", f"{w_wall / b_wall:.2f} (CPU {w_cpu / b_cpu:.2f})", ""],
+        [
+            "plain Keras loop (build, fit + validation, evaluate train)",
+            f"{b_wall:.2f}",
+            f"{b_cpu:.2f}",
+            "1.00",
+            f"{bare[0]['val_accuracy']:.4f} / {bare[0]['train_accuracy']:.4f}",
+        ],
+        [
+            "product trial (storage start -> complete)",
+            f"{t_wall:.2f}",
+            "",
+            f"{t_wall / b_wall:.2f}",
+            f"{prod[0]['val_accuracy']:.4f} / {prod[0]['train_accuracy']:.4f}",
+        ],
+        [
+            "product worker loop, whole (data load, lock, ask, heartbeat, tell)",
+            f"{w_wall:.2f}",
+            f"{w_cpu:.2f}",
+            f"{w_wall / b_wall:.2f} (CPU {w_cpu / b_cpu:.2f})",
+            "",
+        ],
     ]
     print(f"overhead ratio trial/bare {t_wall / b_wall:.3f}, worker/bare {w_wall / b_wall:.3f}")
-    return [f"Config (mnist_mlp space, trial seed {SEED}, 5 epochs, batch 64): `{config}`. "
-            f"Robustness re-runs off for this trial. Medians of {repeats} alternated repeats.", "",
-            *benchlib.markdown_table(["run", "wall s", "CPU s", "ratio to plain", "val / train acc"], rows)]
+    return [
+        f"Config (mnist_mlp space, trial seed {SEED}, 5 epochs, batch 64): `{config}`. "
+        f"Robustness re-runs off for this trial. Medians of {repeats} alternated repeats.",
+        "",
+        *benchlib.markdown_table(
+            ["run", "wall s", "CPU s", "ratio to plain", "val / train acc"], rows
+        ),
+    ]
 
 
 def part_settings(spec, data) -> list[str]:
@@ -178,13 +247,30 @@ def part_settings(spec, data) -> list[str]:
         if wall is None:
             rows.append([label, "error", "", "", out["error"]])
             continue
-        same = ("same" if (out["val_accuracy"], out["train_accuracy"]) == (ref["val_accuracy"], ref["train_accuracy"])
-                else f"differs ({out['val_accuracy']:.4f} / {out['train_accuracy']:.4f})")
-        rows.append([label, f"{wall:.2f}", f"{cpu:.2f}", f"{wall / base_wall:.2f} (CPU {cpu / base_cpu:.2f})", same])
-    return ["Plain loop, same config and seed as the overhead part, one run per setting; ratio to the "
-            "mean of the two Keras-defaults runs. 'Results' compares final val / train accuracy with "
-            "the product's current settings (eval batch 2048).", "",
-            *benchlib.markdown_table(["setting", "wall s", "CPU s", "ratio to defaults", "results"], rows)]
+        same = (
+            "same"
+            if (out["val_accuracy"], out["train_accuracy"])
+            == (ref["val_accuracy"], ref["train_accuracy"])
+            else f"differs ({out['val_accuracy']:.4f} / {out['train_accuracy']:.4f})"
+        )
+        rows.append(
+            [
+                label,
+                f"{wall:.2f}",
+                f"{cpu:.2f}",
+                f"{wall / base_wall:.2f} (CPU {cpu / base_cpu:.2f})",
+                same,
+            ]
+        )
+    return [
+        "Plain loop, same config and seed as the overhead part, one run per setting; ratio to the "
+        "mean of the two Keras-defaults runs. 'Results' compares final val / train accuracy with "
+        "the product's current settings (eval batch 2048).",
+        "",
+        *benchlib.markdown_table(
+            ["setting", "wall s", "CPU s", "ratio to defaults", "results"], rows
+        ),
+    ]
 
 
 def matmul_gflops(n: int, m: int, k: int, *, seconds: float = 1.5) -> float:
@@ -227,19 +313,48 @@ def part_bound(data, epochs: int) -> list[str]:
         keras.backend.clear_session()
         keras.utils.set_random_seed(SEED)
         model = build_model(config)
-        model.fit(data.train.x, data.train.y, epochs=epochs, batch_size=batch, callbacks=[timer], verbose=0)
+        model.fit(
+            data.train.x,
+            data.train.y,
+            epochs=epochs,
+            batch_size=batch,
+            callbacks=[timer],
+            verbose=0,
+        )
         epoch_s = timer.times[-1]
         flops = benchlib.fit_flops(config, samples=len(data.train), epochs=1)
-        rows.append([batch, f"{flops / 1e9:.2f}", f"{flops / peak / 1e9 * 1e3:.0f}",
-                     f"{shaped:.1f}", f"{flops / shaped / 1e9 * 1e3:.0f}", f"{epoch_s * 1e3:.0f}",
-                     f"{epoch_s / (flops / peak / 1e9):.1f}", f"{flops / epoch_s / 1e9:.1f}"])
+        rows.append(
+            [
+                batch,
+                f"{flops / 1e9:.2f}",
+                f"{flops / peak / 1e9 * 1e3:.0f}",
+                f"{shaped:.1f}",
+                f"{flops / shaped / 1e9 * 1e3:.0f}",
+                f"{epoch_s * 1e3:.0f}",
+                f"{epoch_s / (flops / peak / 1e9):.1f}",
+                f"{flops / epoch_s / 1e9:.1f}",
+            ]
+        )
         print("bound", rows[-1], flush=True)
-    return [f"Course stack 784-256-128-10 ReLU, Adam, no augmentation, {len(data.train)} rows; time of "
-            f"epoch {epochs} of {epochs} (tracing excluded). FLOPs = 3 x forward matmul FLOPs x rows. "
-            f"Peak TF float32 matmul (1024^3): {peak:.1f} GFLOP/s; numpy: {numpy_peak:.1f} GFLOP/s.", "",
-            *benchlib.markdown_table(
-                ["batch", "GFLOP per epoch", "bound at peak ms", "TF GFLOP/s at (batch x 784) x (784 x 256)",
-                 "bound at that shape ms", "measured epoch ms", "measured / peak bound", "achieved GFLOP/s"], rows)]
+    return [
+        f"Course stack 784-256-128-10 ReLU, Adam, no augmentation, {len(data.train)} rows; time of "
+        f"epoch {epochs} of {epochs} (tracing excluded). FLOPs = 3 x forward matmul FLOPs x rows. "
+        f"Peak TF float32 matmul (1024^3): {peak:.1f} GFLOP/s; numpy: {numpy_peak:.1f} GFLOP/s.",
+        "",
+        *benchlib.markdown_table(
+            [
+                "batch",
+                "GFLOP per epoch",
+                "bound at peak ms",
+                "TF GFLOP/s at (batch x 784) x (784 x 256)",
+                "bound at that shape ms",
+                "measured epoch ms",
+                "measured / peak bound",
+                "achieved GFLOP/s",
+            ],
+            rows,
+        ),
+    ]
 
 
 def numpy_gflops(n: int, seconds: float = 1.5) -> float:
@@ -270,11 +385,16 @@ def main() -> int:
     spec = load_study_spec("mnist_mlp")
     spec = dataclasses.replace(spec, robustness=Robustness(extra_seeds=0))
     if args.train_rows:
-        spec = dataclasses.replace(spec, data=dataclasses.replace(spec.data, train_rows=args.train_rows))
+        spec = dataclasses.replace(
+            spec, data=dataclasses.replace(spec.data, train_rows=args.train_rows)
+        )
     data = load_study_data(spec, args.data)
     parts = args.part.split(",")
-    titles = {"overhead": "Part 2a: orchestration overhead", "settings": "Part 2b: Keras speed settings",
-              "bound": "Part 3: fit time against the compute bound"}
+    titles = {
+        "overhead": "Part 2a: orchestration overhead",
+        "settings": "Part 2b: Keras speed settings",
+        "bound": "Part 3: fit time against the compute bound",
+    }
     for part in parts:
         load_start = benchlib.load_average()
         if part == "overhead":
@@ -287,8 +407,9 @@ def main() -> int:
             parser.error(f"unknown part {part!r}")
         print("\n".join(body), flush=True)
         if not args.no_doc:
-            benchlib.append_section(titles[part], load_start=load_start,
-                                    load_end=benchlib.load_average(), body=body)
+            benchlib.append_section(
+                titles[part], load_start=load_start, load_end=benchlib.load_average(), body=body
+            )
     return 0
 
 

@@ -49,7 +49,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import benchlib  # noqa: E402
+import benchlib
 
 ARMS = ("product", "optuna_tpe", "optuna_random", "kt_bayes", "kt_hyperband")
 STUDY = "mnist_mlp"
@@ -67,8 +67,7 @@ class Confirmer:
 
     def __init__(self, data_path: str | None) -> None:
         from tuner.study import load_study_spec
-        from tuner.training.data import load_mnist
-        from tuner.training.data import load_study_data
+        from tuner.training.data import load_mnist, load_study_data
 
         self.spec = load_study_spec(STUDY)
         self.data = load_study_data(self.spec, data_path)
@@ -84,18 +83,34 @@ class Confirmer:
     def capstone(self, config: dict[str, Any], *, seed: int, label: str) -> bool:
         from tuner.results.report import judge
 
-        j = judge(config, label=label, trial_number=None, raw=self.raw, seeds=[seed],
-                  rules=self.spec.capstone, threshold=1.0)
+        j = judge(
+            config,
+            label=label,
+            trial_number=None,
+            raw=self.raw,
+            seeds=[seed],
+            rules=self.spec.capstone,
+            threshold=1.0,
+        )
         run = j.runs[0]
-        self.retrains.append({"label": label, "test_accuracy": run.test_accuracy,
-                              "train_accuracy": run.train_accuracy, "passed": run.passed,
-                              "at_seconds": round(elapsed(), 1)})
+        self.retrains.append(
+            {
+                "label": label,
+                "test_accuracy": run.test_accuracy,
+                "train_accuracy": run.train_accuracy,
+                "passed": run.passed,
+                "at_seconds": round(elapsed(), 1),
+            }
+        )
         return j.robust or SMOKE
 
 
 # --- plain Optuna --------------------------------------------------------------------------
 
-def run_optuna(sampler_name: str, seed: int, budget: float, data_path: str | None) -> dict[str, Any]:
+
+def run_optuna(
+    sampler_name: str, seed: int, budget: float, data_path: str | None
+) -> dict[str, Any]:
     import keras
     import optuna
 
@@ -104,8 +119,11 @@ def run_optuna(sampler_name: str, seed: int, budget: float, data_path: str | Non
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     confirm = Confirmer(data_path)
-    sampler = (optuna.samplers.TPESampler(seed=seed) if sampler_name == "tpe"
-               else optuna.samplers.RandomSampler(seed=seed))
+    sampler = (
+        optuna.samplers.TPESampler(seed=seed)
+        if sampler_name == "tpe"
+        else optuna.samplers.RandomSampler(seed=seed)
+    )
     study = optuna.create_study(direction="maximize", sampler=sampler)
     found: dict[str, Any] = {}
     epochs = 0
@@ -114,8 +132,9 @@ def run_optuna(sampler_name: str, seed: int, budget: float, data_path: str | Non
         nonlocal epochs
         config = suggest(trial, confirm.spec.space)
         keras.backend.clear_session()
-        result = fit_and_measure(config, confirm.data.train, confirm.data.validation,
-                                 seed=seed + trial.number)
+        result = fit_and_measure(
+            config, confirm.data.train, confirm.data.validation, seed=seed + trial.number
+        )
         epochs += config["epochs"]
         if confirm.stand_in(val_accuracy=result["val_accuracy"], gap=result["gap"]):
             if confirm.capstone(config, seed=seed + trial.number, label=f"trial {trial.number}"):
@@ -133,6 +152,7 @@ def run_optuna(sampler_name: str, seed: int, budget: float, data_path: str | Non
 
 # --- Keras Tuner ---------------------------------------------------------------------------
 
+
 class _HpTrial:
     """Lets tuner.study.space.suggest sample from a Keras Tuner HyperParameters: same space, no copy."""
 
@@ -144,10 +164,14 @@ class _HpTrial:
         # Keras Tuner stores booleans as 0/1; give the model builder the study's type back.
         return bool(value) if all(isinstance(c, bool) for c in choices) else value
 
-    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+    def suggest_int(
+        self, name: str, low: int, high: int, *, step: int = 1, log: bool = False
+    ) -> int:
         return self.hp.Int(name, low, high, step=step, sampling="log" if log else "linear")
 
-    def suggest_float(self, name: str, low: float, high: float, *, step=None, log: bool = False) -> float:
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step=None, log: bool = False
+    ) -> float:
         return self.hp.Float(name, low, high, step=step, sampling="log" if log else "linear")
 
 
@@ -180,28 +204,53 @@ def run_keras_tuner(kind: str, seed: int, budget: float, data_path: str | None) 
             train_seed = seed + counts["trials"] - 1
             last = int(kwargs.get("epochs", config["epochs"]))
             first = int(kwargs.get("initial_epoch", 0))
-            history = model.fit(x, y, batch_size=config["batch_size"], epochs=last, initial_epoch=first,
-                                validation_data=validation_data, validation_batch_size=EVAL_BATCH,
-                                callbacks=callbacks, verbose=0)
+            history = model.fit(
+                x,
+                y,
+                batch_size=config["batch_size"],
+                epochs=last,
+                initial_epoch=first,
+                validation_data=validation_data,
+                validation_batch_size=EVAL_BATCH,
+                callbacks=callbacks,
+                verbose=0,
+            )
             counts["epochs"] += last - first
             val_accuracy = float(history.history["val_accuracy"][-1])
             if last == config["epochs"]:  # only fully trained models can pass a 5-epoch capstone
-                train_acc = float(model.evaluate(x, y, batch_size=EVAL_BATCH, verbose=0,
-                                                 return_dict=True)["accuracy"])
+                train_acc = float(
+                    model.evaluate(x, y, batch_size=EVAL_BATCH, verbose=0, return_dict=True)[
+                        "accuracy"
+                    ]
+                )
                 if confirm.stand_in(val_accuracy=val_accuracy, gap=train_acc - val_accuracy):
-                    if confirm.capstone(config, seed=train_seed, label=f"kt trial {counts['trials']}"):
-                        found.update(trial=counts["trials"] - 1, config=config, val_accuracy=val_accuracy)
+                    if confirm.capstone(
+                        config, seed=train_seed, label=f"kt trial {counts['trials']}"
+                    ):
+                        found.update(
+                            trial=counts["trials"] - 1, config=config, val_accuracy=val_accuracy
+                        )
                         raise Stop("passed")
             return {"val_accuracy": val_accuracy}
 
     directory = tempfile.mkdtemp(prefix="bench_kt_")
-    common = dict(objective=kt.Objective("val_accuracy", "max"), seed=seed, directory=directory,
-                  project_name=kind, overwrite=True)
+    common = dict(
+        objective=kt.Objective("val_accuracy", "max"),
+        seed=seed,
+        directory=directory,
+        project_name=kind,
+        overwrite=True,
+    )
     if kind == "kt_bayes":
         tuner = kt.BayesianOptimization(Mlp(), max_trials=10_000, **common)
     else:
-        tuner = kt.Hyperband(Mlp(), max_epochs=confirm.spec.space["epochs"].value, factor=3,
-                             hyperband_iterations=1000, **common)
+        tuner = kt.Hyperband(
+            Mlp(),
+            max_epochs=confirm.spec.space["epochs"].value,
+            factor=3,
+            hyperband_iterations=1000,
+            **common,
+        )
     train, validation = confirm.data.train, confirm.data.validation
     try:
         tuner.search(train.x, train.y, validation_data=(validation.x, validation.y), verbose=0)
@@ -211,6 +260,7 @@ def run_keras_tuner(kind: str, seed: int, budget: float, data_path: str | None) 
 
 
 # --- this product --------------------------------------------------------------------------
+
 
 def run_product(seed: int, budget: float, data_path: str | None, workers: int) -> dict[str, Any]:
     import optuna
@@ -228,15 +278,32 @@ def run_product(seed: int, budget: float, data_path: str | None, workers: int) -
     study_file.write_text(text)
     url = f"sqlite:///{work / 'optuna.db'}"
     env = {**os.environ, "PYTHONPATH": benchlib.python_path()}
-    cmd = [sys.executable, "-m", "tuner.launch", "--study", str(study_file), "--storage", url,
-           "--workers", str(workers), "--n-trials", "10000"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tuner.launch",
+        "--study",
+        str(study_file),
+        "--storage",
+        url,
+        "--workers",
+        str(workers),
+        "--n-trials",
+        "10000",
+    ]
     if data_path:
         cmd += ["--data", data_path]
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(work / "launch.log", "w"), start_new_session=True,
-                            # A shell's background job ignores SIGINT, and its children would
-                            # inherit that: give the launcher back its Ctrl-C.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "launch.log", "w"),
+        start_new_session=True,
+        # A shell's background job ignores SIGINT, and its children would
+        # inherit that: give the launcher back its Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     confirm = None
     judged: set[int] = set()
     found: dict[str, Any] = {}
@@ -259,7 +326,9 @@ def run_product(seed: int, budget: float, data_path: str | None, workers: int) -
                     confirm = Confirmer(data_path)
                 config = t.user_attrs["config"]
                 if confirm.capstone(config, seed=t.user_attrs["seed"], label=f"trial {t.number}"):
-                    found.update(trial=t.number, config=config, val_accuracy=t.user_attrs["val_accuracy"])
+                    found.update(
+                        trial=t.number, config=config, val_accuracy=t.user_attrs["val_accuracy"]
+                    )
                     break
         seconds = elapsed()
     finally:
@@ -281,8 +350,14 @@ def run_product(seed: int, budget: float, data_path: str | None, workers: int) -
     return result
 
 
-def _result(found: dict[str, Any], *, trials: int, epochs: int, confirm: Confirmer | None,
-            seconds: float | None = None) -> dict[str, Any]:
+def _result(
+    found: dict[str, Any],
+    *,
+    trials: int,
+    epochs: int,
+    confirm: Confirmer | None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
     return {
         "passed": bool(found),
         "seconds": round(elapsed() if seconds is None else seconds, 1),
@@ -295,7 +370,10 @@ def _result(found: dict[str, Any], *, trials: int, epochs: int, confirm: Confirm
 
 # --- driver --------------------------------------------------------------------------------
 
-def run_one(arm: str, seed: int, budget: float, data_path: str | None, workers: int) -> dict[str, Any]:
+
+def run_one(
+    arm: str, seed: int, budget: float, data_path: str | None, workers: int
+) -> dict[str, Any]:
     if arm == "product":
         return run_product(seed, budget, data_path, workers)
     if arm in ("optuna_tpe", "optuna_random"):
@@ -307,15 +385,24 @@ def _collect(arm: str, seed: int, stdout: str, stderr: str, load_before: str) ->
     line = next((l for l in stdout.splitlines() if l.startswith("RESULT ")), None)
     if line is None:
         print(stdout[-2000:], stderr[-4000:], file=sys.stderr)
-        result = {"passed": False, "seconds": float("nan"), "trials": 0, "epochs": 0,
-                  "found": {}, "retrains": [], "error": stderr.strip().splitlines()[-1:]}
+        result = {
+            "passed": False,
+            "seconds": float("nan"),
+            "trials": 0,
+            "epochs": 0,
+            "found": {},
+            "retrains": [],
+            "error": stderr.strip().splitlines()[-1:],
+        }
     else:
-        result = json.loads(line[len("RESULT "):])
+        result = json.loads(line[len("RESULT ") :])
     result.update(seed=seed, load_before=load_before)
-    print(f"{arm:14s} seed {seed}: {'PASS' if result['passed'] else 'no pass'} "
-          f"{result['seconds']:.0f} s, {result['trials']} trials, {result['epochs']} epochs, "
-          f"retrains {[(r['test_accuracy'], r['train_accuracy']) for r in result['retrains']]}",
-          flush=True)
+    print(
+        f"{arm:14s} seed {seed}: {'PASS' if result['passed'] else 'no pass'} "
+        f"{result['seconds']:.0f} s, {result['trials']} trials, {result['epochs']} epochs, "
+        f"retrains {[(r['test_accuracy'], r['train_accuracy']) for r in result['retrains']]}",
+        flush=True,
+    )
     return result
 
 
@@ -332,20 +419,33 @@ def main() -> int:
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--budget-seconds", type=float, default=300.0)
-    parser.add_argument("--workers", type=int, default=1,
-                        help="product workers (default 1: the peers run one trial at a time too)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="product workers (default 1: the peers run one trial at a time too)",
+    )
     parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
-    parser.add_argument("--parallel", type=int, default=1,
-                        help="(arm, seed) runs at once, one CPU core each (default 1: one after "
-                             "another with every core)")
-    parser.add_argument("--no-doc", action="store_true", help="print only; do not append to docs/BENCHMARKS.md")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        help="(arm, seed) runs at once, one CPU core each (default 1: one after "
+        "another with every core)",
+    )
+    parser.add_argument(
+        "--no-doc", action="store_true", help="print only; do not append to docs/BENCHMARKS.md"
+    )
     parser.add_argument("--run-one", nargs=2, metavar=("ARM", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.data:
         args.data = os.path.abspath(args.data)  # the product's launcher runs in its own folder
     if args.run_one:
         arm, seed = args.run_one
-        print("RESULT " + json.dumps(run_one(arm, int(seed), args.budget_seconds, args.data, args.workers)))
+        print(
+            "RESULT "
+            + json.dumps(run_one(arm, int(seed), args.budget_seconds, args.data, args.workers))
+        )
         return 0
 
     arms = [a for a in args.arms.split(",") if a]
@@ -359,7 +459,9 @@ def main() -> int:
     if args.parallel < 1:
         parser.error(f"--parallel must be at least 1, got {args.parallel}")
     if args.parallel > 1 and args.parallel > len(cores):
-        parser.error(f"--parallel {args.parallel} needs as many CPU cores; this process has {len(cores)}")
+        parser.error(
+            f"--parallel {args.parallel} needs as many CPU cores; this process has {len(cores)}"
+        )
     results: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
     running: dict[int, tuple] = {}  # core slot -> (arm, seed, process, (stdout, stderr), load)
     free = list(range(args.parallel))
@@ -367,16 +469,30 @@ def main() -> int:
         while jobs and free:
             arm, seed = jobs.pop(0)
             slot = free.pop(0)
-            cmd = [sys.executable, __file__, "--run-one", arm, str(seed),
-                   "--budget-seconds", str(args.budget_seconds), "--workers", str(args.workers)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--run-one",
+                arm,
+                str(seed),
+                "--budget-seconds",
+                str(args.budget_seconds),
+                "--workers",
+                str(args.workers),
+            ]
             if args.data:
                 cmd += ["--data", args.data]
             pin = {cores[slot]} if args.parallel > 1 else None
             # Files, not pipes: a child that fills a pipe nobody reads yet would stall.
             out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True,
-                                    env={**os.environ, "PYTHONPATH": benchlib.python_path()},
-                                    preexec_fn=(lambda pin=pin: os.sched_setaffinity(0, pin)) if pin else None)
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=err,
+                text=True,
+                env={**os.environ, "PYTHONPATH": benchlib.python_path()},
+                preexec_fn=(lambda pin=pin: os.sched_setaffinity(0, pin)) if pin else None,
+            )
             running[slot] = (arm, seed, proc, (out, err), benchlib.load_average())
         time.sleep(1)
         for slot, (arm, seed, proc, (out, err), load_before) in list(running.items()):
@@ -394,30 +510,65 @@ def main() -> int:
     rows = []
     for arm in arms:
         runs = results[arm]
-        rows.append([arm, f"{sum(r['passed'] for r in runs)}/{len(runs)}",
-                     median_or_censored(runs, "seconds", args.budget_seconds),
-                     median_or_censored(runs, "trials", args.budget_seconds),
-                     "; ".join(f"s{r['seed']}: {'%.0f s, %d trials' % (r['seconds'], r['trials'])}"
-                               f"{' PASS' if r['passed'] else ' (censored)'}" for r in runs)])
+        rows.append(
+            [
+                arm,
+                f"{sum(r['passed'] for r in runs)}/{len(runs)}",
+                median_or_censored(runs, "seconds", args.budget_seconds),
+                median_or_censored(runs, "trials", args.budget_seconds),
+                "; ".join(
+                    f"s{r['seed']}: {'%.0f s, %d trials' % (r['seconds'], r['trials'])}"
+                    f"{' PASS' if r['passed'] else ' (censored)'}"
+                    for r in runs
+                ),
+            ]
+        )
     table = benchlib.markdown_table(
-        ["arm", "passed", "median wall s to pass", "median trials to pass", "per seed"], rows)
+        ["arm", "passed", "median wall s to pass", "median trials to pass", "per seed"], rows
+    )
     print("\n".join(table))
-    details = {arm: [{k: r[k] for k in ("seed", "passed", "seconds", "trials", "epochs", "found",
-                                         "retrains", "load_before")} for r in runs]
-               for arm, runs in results.items()}
+    details = {
+        arm: [
+            {
+                k: r[k]
+                for k in (
+                    "seed",
+                    "passed",
+                    "seconds",
+                    "trials",
+                    "epochs",
+                    "found",
+                    "retrains",
+                    "load_before",
+                )
+            }
+            for r in runs
+        ]
+        for arm, runs in results.items()
+    }
     if not args.no_doc:
         body = [
             f"Budget per (arm, seed): {args.budget_seconds:.0f} s wall, seeds {seeds}; product with "
             f"{args.workers} worker(s), the peers one trial at a time in one process; "
-            + (f"{args.parallel} runs at once, each pinned to one CPU core. " if args.parallel > 1
-               else "one run at a time. ")
+            + (
+                f"{args.parallel} runs at once, each pinned to one CPU core. "
+                if args.parallel > 1
+                else "one run at a time. "
+            )
             + "Censored runs (no passing config within the budget) count as infinite in the median.",
-            "", *table, "",
+            "",
+            *table,
+            "",
             "<details><summary>Raw results (retrains are the capstone confirmations)</summary>",
-            "", "```json", json.dumps(details, indent=1, default=str), "```", "</details>",
+            "",
+            "```json",
+            json.dumps(details, indent=1, default=str),
+            "```",
+            "</details>",
         ]
-        benchlib.append_section("Part 1: time to a passing config", load_start=load_start,
-                                load_end=load_end, body=body)
+        benchlib.append_section(
+            "Part 1: time to a passing config", load_start=load_start, load_end=load_end, body=body
+        )
     return 0
 
 

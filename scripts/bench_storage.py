@@ -37,11 +37,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import benchlib  # noqa: E402
+import benchlib
 
 CONNECTIONS_PER_WORKER = 4  # docs/STORAGE.md: pool 2 + 1 overflow, plus the budget lock's one
-ERROR_PATTERN = re.compile(r"too many clients|connection .*(refused|failed|closed)|could not connect|"
-                           r"storage unreachable|OperationalError|server closed", re.I)
+ERROR_PATTERN = re.compile(
+    r"too many clients|connection .*(refused|failed|closed)|could not connect|"
+    r"storage unreachable|OperationalError|server closed",
+    re.I,
+)
 
 
 def synthetic_study_text(name: str, *, n_trials: int, epoch_seconds: float) -> str:
@@ -52,7 +55,11 @@ def synthetic_study_text(name: str, *, n_trials: int, epoch_seconds: float) -> s
     text = re.sub(r"^n_trials = \d+$", f"n_trials = {n_trials}", text, count=1, flags=re.M)
     # A top-level table must come before [space] etc.; insert it ahead of the first table.
     first_table = re.search(r"^\[", text, flags=re.M).start()
-    return text[:first_table] + f"[synthetic]\nepoch_seconds = {epoch_seconds}\n\n" + text[first_table:]
+    return (
+        text[:first_table]
+        + f"[synthetic]\nepoch_seconds = {epoch_seconds}\n\n"
+        + text[first_table:]
+    )
 
 
 def pg_admin(base: str, sql: str) -> list[tuple]:
@@ -76,7 +83,9 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     work = Path(tempfile.mkdtemp(prefix=f"bench_storage_{kind}{workers}_"))
     name = f"synth_{kind}_{workers}"
     study_file = work / f"{name}.toml"
-    study_file.write_text(synthetic_study_text(name, n_trials=args.n_trials, epoch_seconds=args.epoch_seconds))
+    study_file.write_text(
+        synthetic_study_text(name, n_trials=args.n_trials, epoch_seconds=args.epoch_seconds)
+    )
     facts: dict[str, Any] = {"backend": kind, "workers": workers, "target": args.n_trials}
     db = None
     if kind == "postgres":
@@ -84,24 +93,46 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         pg_admin(args.pg, f"CREATE DATABASE {db}")
         url = f"{args.pg}/{db}"
         facts["max_connections"] = int(pg_admin(args.pg, "SHOW max_connections")[0][0])
-        facts["connections_in_use_before"] = int(pg_admin(args.pg, "SELECT count(*) FROM pg_stat_activity")[0][0])
+        facts["connections_in_use_before"] = int(
+            pg_admin(args.pg, "SELECT count(*) FROM pg_stat_activity")[0][0]
+        )
         facts["connections_needed"] = workers * CONNECTIONS_PER_WORKER
     else:
         url = f"sqlite:///{work / 'optuna.db'}"
-    cmd = [sys.executable, "-m", "tuner.launch", "--study", str(study_file), "--storage", url,
-           "--workers", str(workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tuner.launch",
+        "--study",
+        str(study_file),
+        "--storage",
+        url,
+        "--workers",
+        str(workers),
+    ]
     if args.data:
         cmd += ["--data", args.data]
     start = time.perf_counter()
     err_path = work / "launch.err"
     with open(err_path, "w") as err:
-        proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=err,
-                                env={**os.environ, "PYTHONPATH": benchlib.python_path()})
+        proc = subprocess.Popen(
+            cmd,
+            cwd=work,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, "PYTHONPATH": benchlib.python_path()},
+        )
         peak = 0
         while proc.poll() is None and time.perf_counter() - start < args.timeout:
             if db:  # the connections this run really holds, sampled twice a second
-                peak = max(peak, int(pg_admin(args.pg, "SELECT count(*) FROM pg_stat_activity "
-                                                       f"WHERE datname = '{db}'")[0][0]))
+                peak = max(
+                    peak,
+                    int(
+                        pg_admin(
+                            args.pg, f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}'"
+                        )[0][0]
+                    ),
+                )
             time.sleep(0.5)
         if proc.poll() is None:
             proc.kill()
@@ -115,12 +146,16 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     facts["launch_seconds"] = round(time.perf_counter() - start, 1)
     try:
         study = optuna.load_study(study_name=name, storage=open_storage(url))
-        facts.update(measure(study, workers=workers, sleep=5 * args.epoch_seconds, target=args.n_trials))
+        facts.update(
+            measure(study, workers=workers, sleep=5 * args.epoch_seconds, target=args.n_trials)
+        )
         # Release the storage's pooled connections before the database is dropped.
         study._storage.engine.dispose() if hasattr(study._storage, "engine") else None
     finally:
         logs = [p.read_text(errors="replace") for p in (work / "runs" / "logs").rglob("*.log")]
-        error_lines = [l for text in logs + [launch_err] for l in text.splitlines() if ERROR_PATTERN.search(l)]
+        error_lines = [
+            l for text in logs + [launch_err] for l in text.splitlines() if ERROR_PATTERN.search(l)
+        ]
         facts["connection_errors"] = len(error_lines)
         facts["first_error"] = error_lines[0][:200] if error_lines else ""
         if db:
@@ -135,12 +170,17 @@ def measure(study, *, workers: int, sleep: float, target: int) -> dict[str, Any]
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     if not finished:
         return {"finished": 0}
-    window = (max(t.datetime_complete for t in finished) -
-              min(t.datetime_start for t in trials if t.datetime_start)).total_seconds()
+    window = (
+        max(t.datetime_complete for t in finished)
+        - min(t.datetime_start for t in trials if t.datetime_start)
+    ).total_seconds()
     # A pruned trial slept one epoch per report it made.
     slept = sum(sleep / 5 * max(1, len(t.intermediate_values)) for t in finished)
-    in_trial = [(t.datetime_complete - t.datetime_start).total_seconds()
-                - sleep / 5 * max(1, len(t.intermediate_values)) for t in finished]
+    in_trial = [
+        (t.datetime_complete - t.datetime_start).total_seconds()
+        - sleep / 5 * max(1, len(t.intermediate_values))
+        for t in finished
+    ]
     return {
         "finished": len(finished),
         "pruned": sum(t.state == TrialState.PRUNED for t in trials),
@@ -159,44 +199,93 @@ def measure(study, *, workers: int, sleep: float, target: int) -> dict[str, Any]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--postgres", default="8,16,32", help="worker counts on PostgreSQL ('' for none)")
-    parser.add_argument("--sqlite", default="2,4", help="worker counts on the SQLite default ('' for none)")
+    parser.add_argument(
+        "--postgres", default="8,16,32", help="worker counts on PostgreSQL ('' for none)"
+    )
+    parser.add_argument(
+        "--sqlite", default="2,4", help="worker counts on the SQLite default ('' for none)"
+    )
     parser.add_argument("--n-trials", type=int, default=300)
     parser.add_argument("--epoch-seconds", type=float, default=0.02)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432", help="server URL without a database")
+    parser.add_argument(
+        "--pg", default="postgresql://postgres@127.0.0.1:5432", help="server URL without a database"
+    )
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
-    plan = [("postgres", int(n)) for n in args.postgres.split(",") if n] + \
-           [("sqlite", int(n)) for n in args.sqlite.split(",") if n]
+    plan = [("postgres", int(n)) for n in args.postgres.split(",") if n] + [
+        ("sqlite", int(n)) for n in args.sqlite.split(",") if n
+    ]
     load_start = benchlib.load_average()
     rows, notes = [], []
     for kind, workers in plan:
         facts = run_one(kind, workers, args)
         print(facts, flush=True)
-        conn = (f"peak {facts['peak_connections']}; at most {facts['connections_needed']} of {facts['max_connections']} "
-                f"({facts['connections_in_use_before']} in use before)" if kind == "postgres" else "n/a")
-        rows.append([kind, workers, f"{facts.get('finished', 0)}/{facts['target']}",
-                     facts.get("trials_per_s", "-"), facts.get("overhead_ms_per_trial", "-"),
-                     facts.get("in_trial_overhead_ms", "-"), facts.get("lost", "-"),
-                     facts.get("overshoot", "-"), facts.get("failed", "-"), facts.get("retries", "-"),
-                     facts.get("running_left", "-"), facts["connection_errors"], conn,
-                     facts["launch_rc"], facts["launch_seconds"]])
+        conn = (
+            f"peak {facts['peak_connections']}; at most {facts['connections_needed']} of {facts['max_connections']} "
+            f"({facts['connections_in_use_before']} in use before)"
+            if kind == "postgres"
+            else "n/a"
+        )
+        rows.append(
+            [
+                kind,
+                workers,
+                f"{facts.get('finished', 0)}/{facts['target']}",
+                facts.get("trials_per_s", "-"),
+                facts.get("overhead_ms_per_trial", "-"),
+                facts.get("in_trial_overhead_ms", "-"),
+                facts.get("lost", "-"),
+                facts.get("overshoot", "-"),
+                facts.get("failed", "-"),
+                facts.get("retries", "-"),
+                facts.get("running_left", "-"),
+                facts["connection_errors"],
+                conn,
+                facts["launch_rc"],
+                facts["launch_seconds"],
+            ]
+        )
         if facts["first_error"]:
-            notes.append(f"- {kind} x{workers}: first connection error line: `{facts['first_error']}`")
+            notes.append(
+                f"- {kind} x{workers}: first connection error line: `{facts['first_error']}`"
+            )
     load_end = benchlib.load_average()
     table = benchlib.markdown_table(
-        ["storage", "workers", "finished/target", "trials/s", "worker ms/trial not sleeping",
-         "in-trial overhead ms (median)", "lost", "duplicate (overshoot)", "FAIL", "retries",
-         "RUNNING left", "connection error lines", "PG connections: sampled peak; at most 4/worker of max_connections",
-         "launch rc", "launch wall s"], rows)
+        [
+            "storage",
+            "workers",
+            "finished/target",
+            "trials/s",
+            "worker ms/trial not sleeping",
+            "in-trial overhead ms (median)",
+            "lost",
+            "duplicate (overshoot)",
+            "FAIL",
+            "retries",
+            "RUNNING left",
+            "connection error lines",
+            "PG connections: sampled peak; at most 4/worker of max_connections",
+            "launch rc",
+            "launch wall s",
+        ],
+        rows,
+    )
     print("\n".join(table + notes))
     if not args.no_doc:
-        body = [f"Synthetic mnist_mlp study (TPE multivariate, percentile pruner, 5 reports per trial), "
-                f"{args.n_trials} trials per run, {args.epoch_seconds} s sleep per epoch "
-                f"({5 * args.epoch_seconds:.2f} s per full trial).", "", *table, "", *notes]
-        benchlib.append_section("Part 4: storage at scale", load_start=load_start, load_end=load_end, body=body)
+        body = [
+            f"Synthetic mnist_mlp study (TPE multivariate, percentile pruner, 5 reports per trial), "
+            f"{args.n_trials} trials per run, {args.epoch_seconds} s sleep per epoch "
+            f"({5 * args.epoch_seconds:.2f} s per full trial).",
+            "",
+            *table,
+            "",
+            *notes,
+        ]
+        benchlib.append_section(
+            "Part 4: storage at scale", load_start=load_start, load_end=load_end, body=body
+        )
     return 0
 
 

@@ -12,13 +12,23 @@ import platform
 import shlex
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DOC = ROOT / "docs" / "BENCHMARKS.md"
-LIBRARIES = ("optuna", "tensorflow", "jax", "keras", "numpy", "sqlalchemy", "psycopg2-binary", "keras-tuner")
+LIBRARIES = (
+    "optuna",
+    "tensorflow",
+    "jax",
+    "keras",
+    "numpy",
+    "sqlalchemy",
+    "psycopg2-binary",
+    "keras-tuner",
+)
 
 
 def python_path() -> str:
@@ -33,8 +43,13 @@ def load_average() -> str:
 
 def gpu_summary() -> str:
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20, check=False)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "none"
     names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
@@ -63,9 +78,11 @@ def versions() -> str:
 
 
 def machine() -> str:
-    return (f"{os.cpu_count()} CPU cores ({cpu_model()}), "
-            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-            f"GPU: {gpu_summary()}")
+    return (
+        f"{os.cpu_count()} CPU cores ({cpu_model()}), "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"GPU: {gpu_summary()}"
+    )
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
@@ -82,26 +99,41 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
     return lines
 
 
-def append_section(title: str, *, load_start: str, load_end: str, body: Sequence[str],
-                   doc: Path = BENCH_DOC, argv: Sequence[str] | None = None) -> None:
+def append_section(
+    title: str,
+    *,
+    load_start: str,
+    load_end: str,
+    body: Sequence[str],
+    doc: Path = BENCH_DOC,
+    argv: Sequence[str] | None = None,
+) -> None:
     """Append one dated section (command, machine, versions, load, then `body`) to the doc."""
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        "", f"## {title} ({stamp})", "",
+        "",
+        f"## {title} ({stamp})",
+        "",
         f"- Command: `{command_line(argv)}`",
         f"- Machine: {machine()}",
         f"- Libraries: {versions()}",
         f"- Load average (1/5/15 min) at start: {load_start}; at end: {load_end}",
-        "", *body, "",
+        "",
+        *body,
+        "",
     ]
     if not doc.exists():
-        doc.write_text("# Benchmarks\n\nEach section is appended by a script in scripts/bench_*.py; "
-                       "see docs/BENCHMARKS.md's sections for what each measured.\n")
+        doc.write_text(
+            "# Benchmarks\n\nEach section is appended by a script in scripts/bench_*.py; "
+            "see docs/BENCHMARKS.md's sections for what each measured.\n"
+        )
     with doc.open("a") as f:
         f.write("\n".join(lines))
 
 
-def dense_widths(config: dict[str, Any], *, inputs: int = 784, outputs: int = 10) -> list[tuple[int, int]]:
+def dense_widths(
+    config: dict[str, Any], *, inputs: int = 784, outputs: int = 10
+) -> list[tuple[int, int]]:
     """(fan_in, fan_out) of every Dense layer the model builder makes for `config`."""
     widths = [inputs, *config["layers"], outputs]
     return list(zip(widths[:-1], widths[1:]))

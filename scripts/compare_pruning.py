@@ -26,42 +26,59 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import optuna  # noqa: E402
+import optuna
 
-from tuner.cli import run_cli  # noqa: E402
-from tuner.errors import TunerError  # noqa: E402
-from tuner.study import StudySpec, load_study_spec  # noqa: E402
-from tuner.study.record import best_trial, count_trials  # noqa: E402
+from tuner.cli import run_cli
+from tuner.errors import TunerError
+from tuner.study import StudySpec, load_study_spec
+from tuner.study.record import best_trial, count_trials
 
 
-def run_arm(spec: StudySpec, data, *, n_trials: int, storage: str | None, callback: bool,
-            replay: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def run_arm(
+    spec: StudySpec,
+    data,
+    *,
+    n_trials: int,
+    storage: str | None,
+    callback: bool,
+    replay: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     import keras
 
     from tuner.study import suggest
     from tuner.training.objective import Objective, fit_and_measure, trial_seed
 
     study = optuna.create_study(
-        study_name=spec.name, storage=storage, sampler=spec.make_sampler(),
-        pruner=spec.make_pruner(), direction=spec.direction, load_if_exists=False,
+        study_name=spec.name,
+        storage=storage,
+        sampler=spec.make_sampler(),
+        pruner=spec.make_pruner(),
+        direction=spec.direction,
+        load_if_exists=False,
     )
     for params in replay or []:
         study.enqueue_trial(params)  # same config and trial number, hence the same weight seed
     if callback:
         objective = Objective(spec, data)
     else:
+
         def objective(trial: optuna.Trial) -> float:  # plain training, nothing reported
             config = suggest(trial, spec.space)
-            result = fit_and_measure(config, data.train, data.validation,
-                                     seed=trial_seed(spec, trial.number, config))
+            result = fit_and_measure(
+                config, data.train, data.validation, seed=trial_seed(spec, trial.number, config)
+            )
             trial.set_user_attr("history", result["history"])
             return result[spec.metric]
 
     def clear(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         keras.backend.clear_session()  # both arms start every trial from the same clean state
-        print(f"  [{study.study_name}] trial {trial.number}: {trial.state.name.lower()} "
-              f"{_epochs(trial)}/{trial.params.get('epochs', '-')} epochs "
-              f"{trial.user_attrs.get('prune_reason', '')}", file=sys.stderr, flush=True)
+        print(
+            f"  [{study.study_name}] trial {trial.number}: {trial.state.name.lower()} "
+            f"{_epochs(trial)}/{trial.params.get('epochs', '-')} epochs "
+            f"{trial.user_attrs.get('prune_reason', '')}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     start, cpu_start = time.perf_counter(), time.process_time()
     study.optimize(objective, n_trials=n_trials, callbacks=[clear])
@@ -78,8 +95,10 @@ def run_arm(spec: StudySpec, data, *, n_trials: int, storage: str | None, callba
         "pruned": counts.pruned,
         "failed": counts.failed,
         "reasons": dict(counts.prune_reasons),
-        "best": max((t.value for t in trials if t.value is not None and t.state.name == "COMPLETE"),
-                    default=float("nan")),
+        "best": max(
+            (t.value for t in trials if t.value is not None and t.state.name == "COMPLETE"),
+            default=float("nan"),
+        ),
         "best_feasible": best.value if best is not None and counts.feasible else float("nan"),
         "best_trial": best.number if best is not None else None,
         "train_eval_seconds": sum(t.user_attrs.get("train_eval_seconds", 0.0) for t in trials),
@@ -92,53 +111,96 @@ def _epochs(trial: optuna.trial.FrozenTrial) -> int:
     return len(history.get("loss", []))
 
 
-def report(spec: StudySpec, n_trials: int, with_rules: dict, base: dict, baseline: str, design: str) -> None:
+def report(
+    spec: StudySpec, n_trials: int, with_rules: dict, base: dict, baseline: str, design: str
+) -> None:
     def reasons(arm: dict) -> str:
         return ", ".join(f"{k} {v}" for k, v in sorted(arm["reasons"].items())) or "none"
 
     rows = [
-        ("wall time (s)", f"{with_rules['wall']:.1f}", f"{base['wall']:.1f}",
-         f"{with_rules['wall'] / base['wall']:.2f}"),
-        ("CPU time (s)", f"{with_rules['cpu']:.1f}", f"{base['cpu']:.1f}",
-         f"{with_rules['cpu'] / base['cpu']:.2f}"),
-        ("epochs trained", str(with_rules["epochs"]), str(base["epochs"]),
-         f"{with_rules['epochs'] / max(base['epochs'], 1):.2f}"),
+        (
+            "wall time (s)",
+            f"{with_rules['wall']:.1f}",
+            f"{base['wall']:.1f}",
+            f"{with_rules['wall'] / base['wall']:.2f}",
+        ),
+        (
+            "CPU time (s)",
+            f"{with_rules['cpu']:.1f}",
+            f"{base['cpu']:.1f}",
+            f"{with_rules['cpu'] / base['cpu']:.2f}",
+        ),
+        (
+            "epochs trained",
+            str(with_rules["epochs"]),
+            str(base["epochs"]),
+            f"{with_rules['epochs'] / max(base['epochs'], 1):.2f}",
+        ),
         ("epochs asked for", str(with_rules["max_epochs"]), str(base["max_epochs"]), ""),
-        ("complete / pruned / failed",
-         f"{with_rules['complete']}/{with_rules['pruned']}/{with_rules['failed']}",
-         f"{base['complete']}/{base['pruned']}/{base['failed']}", ""),
-        ("best val accuracy", f"{with_rules['best']:.4f}", f"{base['best']:.4f}",
-         f"{with_rules['best'] - base['best']:+.4f}"),
-        ("best feasible val accuracy", f"{with_rules['best_feasible']:.4f}",
-         f"{base['best_feasible']:.4f}", ""),
-        ("train-accuracy eval (s)", f"{with_rules['train_eval_seconds']:.2f}",
-         f"{base['train_eval_seconds']:.2f}",
-         f"{100 * with_rules['train_eval_seconds'] / with_rules['wall']:.1f}% of wall"),
+        (
+            "complete / pruned / failed",
+            f"{with_rules['complete']}/{with_rules['pruned']}/{with_rules['failed']}",
+            f"{base['complete']}/{base['pruned']}/{base['failed']}",
+            "",
+        ),
+        (
+            "best val accuracy",
+            f"{with_rules['best']:.4f}",
+            f"{base['best']:.4f}",
+            f"{with_rules['best'] - base['best']:+.4f}",
+        ),
+        (
+            "best feasible val accuracy",
+            f"{with_rules['best_feasible']:.4f}",
+            f"{base['best_feasible']:.4f}",
+            "",
+        ),
+        (
+            "train-accuracy eval (s)",
+            f"{with_rules['train_eval_seconds']:.2f}",
+            f"{base['train_eval_seconds']:.2f}",
+            f"{100 * with_rules['train_eval_seconds'] / with_rules['wall']:.1f}% of wall",
+        ),
     ]
-    print(f"study {spec.name}: {n_trials} trials per arm, sampler seed {spec.sampler.get('seed')}, "
-          f"pruner {spec.pruner.get('name', 'none')}, {design}, overfit {dataclasses.asdict(spec.overfit)}")
+    print(
+        f"study {spec.name}: {n_trials} trials per arm, sampler seed {spec.sampler.get('seed')}, "
+        f"pruner {spec.pruner.get('name', 'none')}, {design}, overfit {dataclasses.asdict(spec.overfit)}"
+    )
     print(f"{'':28} {'overfit rules':>14} {'baseline':>14} {'ratio/diff':>14}")
     print(f"{'':28} {'':>14} {baseline:>14}")
     for name, a, b, r in rows:
         print(f"{name:28} {a:>14} {b:>14} {r:>14}")
     print(f"pruned by reason, overfit rules: {reasons(with_rules)}")
     print(f"pruned by reason, baseline:      {reasons(base)}")
-    print(f"saved: {100 * (1 - with_rules['wall'] / base['wall']):.0f}% wall time, "
-          f"{100 * (1 - with_rules['cpu'] / base['cpu']):.0f}% CPU time, "
-          f"{100 * (1 - with_rules['epochs'] / max(base['epochs'], 1)):.0f}% epochs; "
-          f"best val accuracy change {with_rules['best'] - base['best']:+.4f}")
+    print(
+        f"saved: {100 * (1 - with_rules['wall'] / base['wall']):.0f}% wall time, "
+        f"{100 * (1 - with_rules['cpu'] / base['cpu']):.0f}% CPU time, "
+        f"{100 * (1 - with_rules['epochs'] / max(base['epochs'], 1)):.0f}% epochs; "
+        f"best val accuracy change {with_rules['best'] - base['best']:+.4f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--study", default="mnist_mlp_epochs", help="a name from studies/ or a .toml path")
+    parser.add_argument(
+        "--study", default="mnist_mlp_epochs", help="a name from studies/ or a .toml path"
+    )
     parser.add_argument("--n-trials", type=int, default=24, help="trials per arm (default 24)")
-    parser.add_argument("--data", help="local Keras-layout mnist.npz (default: $TUNER_DATA or download)")
-    parser.add_argument("--baseline", choices=("no-overfit", "no-callback"), default="no-overfit",
-                        help="what the other arm runs (default: the callback with [overfit] disabled)")
-    parser.add_argument("--same-sampler", action="store_true",
-                        help="let the rules arm sample for itself (same seed) instead of replaying "
-                             "the baseline's configs")
+    parser.add_argument(
+        "--data", help="local Keras-layout mnist.npz (default: $TUNER_DATA or download)"
+    )
+    parser.add_argument(
+        "--baseline",
+        choices=("no-overfit", "no-callback"),
+        default="no-overfit",
+        help="what the other arm runs (default: the callback with [overfit] disabled)",
+    )
+    parser.add_argument(
+        "--same-sampler",
+        action="store_true",
+        help="let the rules arm sample for itself (same seed) instead of replaying "
+        "the baseline's configs",
+    )
     parser.add_argument("--seed", type=int, help="sampler seed (default: the study file's)")
     parser.add_argument("--save", help="keep both studies in DIR/compare.db (default: in memory)")
     args = parser.parse_args(argv)
@@ -166,13 +228,31 @@ def main(argv: list[str] | None = None) -> int:
     data = load_study_data(spec, args.data)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     off = dataclasses.replace(spec.overfit, enabled=False)
-    base = run_arm(dataclasses.replace(spec, name=f"{spec.name}-{args.baseline}", overfit=off), data,
-                   n_trials=args.n_trials, storage=storage, callback=args.baseline == "no-overfit")
-    with_rules = run_arm(dataclasses.replace(spec, name=f"{spec.name}-overfit"), data,
-                         n_trials=args.n_trials, storage=storage, callback=True,
-                         replay=None if args.same_sampler else base["params"])
-    report(spec, args.n_trials, with_rules, base, args.baseline,
-           "own sampler, same seed" if args.same_sampler else "rules arm replays the baseline's configs")
+    base = run_arm(
+        dataclasses.replace(spec, name=f"{spec.name}-{args.baseline}", overfit=off),
+        data,
+        n_trials=args.n_trials,
+        storage=storage,
+        callback=args.baseline == "no-overfit",
+    )
+    with_rules = run_arm(
+        dataclasses.replace(spec, name=f"{spec.name}-overfit"),
+        data,
+        n_trials=args.n_trials,
+        storage=storage,
+        callback=True,
+        replay=None if args.same_sampler else base["params"],
+    )
+    report(
+        spec,
+        args.n_trials,
+        with_rules,
+        base,
+        args.baseline,
+        "own sampler, same seed"
+        if args.same_sampler
+        else "rules arm replays the baseline's configs",
+    )
     return 0
 
 

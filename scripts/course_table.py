@@ -22,12 +22,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import optuna  # noqa: E402
+import optuna
 
-from tuner.cli import run_cli  # noqa: E402
-from tuner.errors import TunerError  # noqa: E402
-from tuner.execution.storage import describe_db_error, open_storage, redact, resolve_url  # noqa: E402
-from tuner.results.course import (  # noqa: E402
+from tuner.cli import run_cli
+from tuner.errors import TunerError
+from tuner.execution.storage import describe_db_error, open_storage, redact, resolve_url
+from tuner.results.course import (
     ALPHA,
     EXERCISES,
     METRICS,
@@ -41,8 +41,14 @@ from tuner.results.course import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTCOME = {"holds": "holds", "fails": "**does not hold up**", "not shown": "not shown (within noise)",
-           "best": "clear best", "no clear best": "no clear best", "no data": "no data"}
+OUTCOME = {
+    "holds": "holds",
+    "fails": "**does not hold up**",
+    "not shown": "not shown (within noise)",
+    "best": "clear best",
+    "no clear best": "no clear best",
+    "no data": "no data",
+}
 
 
 def cell(option: Option, metric: str) -> str:
@@ -95,21 +101,32 @@ def section(summary: Summary, verdict: Verdict) -> list[str]:
     ex = summary.exercise
     name = lambda o: ex.names.get(o.label, o.label)  # noqa: E731
     reference = summary.option(ex.expected) if ex.expected else best_option(summary)
-    lines = [f"## {ex.section} {ex.title}", "", f"Question: {ex.question}", "",
-             f"Course: {ex.course_says}", ""]
+    lines = [
+        f"## {ex.section} {ex.title}",
+        "",
+        f"Question: {ex.question}",
+        "",
+        f"Course: {ex.course_says}",
+        "",
+    ]
     lines.append(
         f"Study `{ex.study}`: {len(summary.options)} options x {summary.repeats} seeds "
         f"({seeds_text(summary)}), {data_text(summary.data)}. Shared settings: "
         f"{settings_text(summary.settings)}."
     )
     if summary.missing or summary.duplicates:
-        lines.append(f"Runs missing: {summary.missing}; repeated runs left out: {summary.duplicates}.")
+        lines.append(
+            f"Runs missing: {summary.missing}; repeated runs left out: {summary.duplicates}."
+        )
     lines.append("")
     role = "course's answer" if ex.expected else "best"
     header = " / ".join(summary.searched)
     columns = list(dict.fromkeys(["test_accuracy", "train_accuracy", "gap", ex.metric]))
-    lines.append(f"| {header} | runs | " + " | ".join(METRICS[c][0] for c in columns)
-                 + f" | p ({role} better) |")
+    lines.append(
+        f"| {header} | runs | "
+        + " | ".join(METRICS[c][0] for c in columns)
+        + f" | p ({role} better) |"
+    )
     lines.append("|---|---|" + "---|" * len(columns) + "---|")
     for o in summary.options:
         diverged = sum(r.diverged for r in o.runs)
@@ -120,11 +137,16 @@ def section(summary: Summary, verdict: Verdict) -> list[str]:
             p = "-"
         else:
             p = p_text(beats(reference, o, ex.metric)) if reference else "-"
-        lines.append(f"| {label} | {runs} | " + " | ".join(cell(o, c) for c in columns) + f" | {p} |")
+        lines.append(
+            f"| {label} | {runs} | " + " | ".join(cell(o, c) for c in columns) + f" | {p} |"
+        )
     lines += ["", f"**Verdict ({METRICS[ex.metric][0]}):** {verdict.text}.", ""]
     if any(r.diverged for o in summary.options for r in o.runs):
-        lines += ["A diverged run (NaN loss) was stopped; its test accuracy is the one at that "
-                  "epoch, and it has no train accuracy or gap.", ""]
+        lines += [
+            "A diverged run (NaN loss) was stopped; its test accuracy is the one at that "
+            "epoch, and it has no train accuracy or gap.",
+            "",
+        ]
     if ex.group_by:
         lines += group_lines(summary)
     if ex.curves:
@@ -135,16 +157,26 @@ def section(summary: Summary, verdict: Verdict) -> list[str]:
 def group_lines(summary: Summary) -> list[str]:
     ex = summary.exercise
     others = [p for p in summary.searched if p != ex.group_by]
-    lines = [f"Best {' / '.join(others)} per {ex.group_by} (by mean test accuracy):", "",
-             f"| {ex.group_by} | best {' / '.join(others)} | test accuracy |", "|---|---|---|"]
+    lines = [
+        f"Best {' / '.join(others)} per {ex.group_by} (by mean test accuracy):",
+        "",
+        f"| {ex.group_by} | best {' / '.join(others)} | test accuracy |",
+        "|---|---|---|",
+    ]
     values = list(dict.fromkeys(o.params[ex.group_by] for o in summary.options))
     for value in values:
-        group = [o for o in summary.options if o.params[ex.group_by] == value and o.values("test_accuracy")]
+        group = [
+            o
+            for o in summary.options
+            if o.params[ex.group_by] == value and o.values("test_accuracy")
+        ]
         if not group:
             continue
         top = max(group, key=lambda o: o.mean("test_accuracy"))
-        lines.append(f"| {value} | {' / '.join(str(top.params[p]) for p in others)} | "
-                     f"{cell(top, 'test_accuracy')} |")
+        lines.append(
+            f"| {value} | {' / '.join(str(top.params[p]) for p in others)} | "
+            f"{cell(top, 'test_accuracy')} |"
+        )
     return lines + [""]
 
 
@@ -153,9 +185,14 @@ def curve_lines(summary: Summary) -> list[str]:
     name = lambda o: ex.names.get(o.label, o.label)  # noqa: E731
     options = [o for o in summary.options if o.runs]
     epochs = min(len(r.history.get("val_accuracy", [])) for o in options for r in o.runs)
-    lines = ["Mean accuracy per epoch over the seeds, as the course plots it (train: the Keras epoch "
-             "log, dropout active; test: `val_accuracy`):", ""]
-    lines.append("| epoch | " + " | ".join(f"{name(o)} train | {name(o)} test" for o in options) + " |")
+    lines = [
+        "Mean accuracy per epoch over the seeds, as the course plots it (train: the Keras epoch "
+        "log, dropout active; test: `val_accuracy`):",
+        "",
+    ]
+    lines.append(
+        "| epoch | " + " | ".join(f"{name(o)} train | {name(o)} test" for o in options) + " |"
+    )
     lines.append("|---|" + "---|---|" * len(options))
     for epoch in range(epochs):
         row = [str(epoch + 1)]
@@ -195,44 +232,64 @@ def render(results: list[tuple[Summary, Verdict]], command: str) -> str:
     for summary, verdict in results:
         ex = summary.exercise
         best = best_option(summary)
-        best_text = "-" if best is None else (
-            f"{ex.names.get(best.label, best.label)} ({best.mean(ex.metric):.4f} {METRICS[ex.metric][0]})")
+        best_text = (
+            "-"
+            if best is None
+            else (
+                f"{ex.names.get(best.label, best.label)} ({best.mean(ex.metric):.4f} {METRICS[ex.metric][0]})"
+            )
+        )
         answer = ex.names.get(ex.expected, ex.expected) if ex.expected else "(none named)"
-        lines.append(f"| {ex.section} {ex.title} | {ex.question} | {answer} | {best_text} | "
-                     f"{OUTCOME[verdict.outcome]} |")
+        lines.append(
+            f"| {ex.section} {ex.title} | {ex.question} | {answer} | {best_text} | "
+            f"{OUTCOME[verdict.outcome]} |"
+        )
     lines.append("")
     for summary, verdict in results:
         lines += section(summary, verdict)
     return "\n".join(lines).rstrip() + "\n"
 
 
-def load_summary(storage: optuna.storages.BaseStorage, url: str, exercise: Exercise) -> tuple[Summary, float]:
+def load_summary(
+    storage: optuna.storages.BaseStorage, url: str, exercise: Exercise
+) -> tuple[Summary, float]:
     try:
         study = optuna.load_study(study_name=exercise.study, storage=storage)
     except KeyError:
-        raise TunerError(f"no study {exercise.study!r} in {redact(url)}; run "
-                         f"`python -m tuner.launch --study {exercise.study}` first") from None
+        raise TunerError(
+            f"no study {exercise.study!r} in {redact(url)}; run "
+            f"`python -m tuner.launch --study {exercise.study}` first"
+        ) from None
     data = study.user_attrs.get("data", {})
     if data.get("evaluate_on") != "test":
-        raise TunerError(f"study {exercise.study!r} was not measured on test rows "
-                         f"(data: {data}); launch it from studies/{exercise.study}.toml")
+        raise TunerError(
+            f"study {exercise.study!r} was not measured on test rows "
+            f"(data: {data}); launch it from studies/{exercise.study}.toml"
+        )
     try:
         summary = summarize(study, exercise)
     except ValueError as e:
         raise TunerError(str(e)) from None
     if summary.missing:
-        raise TunerError(f"study {exercise.study!r} lacks {summary.missing} runs of its grid; "
-                         f"finish it with `python -m tuner.launch --study {exercise.study}`")
-    trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete and t.datetime_start]
-    wall = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
-            if trials else timedelta())
+        raise TunerError(
+            f"study {exercise.study!r} lacks {summary.missing} runs of its grid; "
+            f"finish it with `python -m tuner.launch --study {exercise.study}`"
+        )
+    trials = [
+        t for t in study.get_trials(deepcopy=False) if t.datetime_complete and t.datetime_start
+    ]
+    wall = (
+        max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
+        if trials
+        else timedelta()
+    )
     return summary, wall.total_seconds()
 
 
 def _redact_arg(arg: str) -> str:
     """A storage URL in the command line, password replaced by ***."""
     if arg.startswith("--storage="):
-        return "--storage=" + redact(arg[len("--storage="):])
+        return "--storage=" + redact(arg[len("--storage=") :])
     return redact(arg) if "://" in arg else arg
 
 
@@ -245,10 +302,13 @@ def write_atomically(text: str, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python scripts/course_table.py",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python scripts/course_table.py", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--storage", help="storage URL (default: $TUNER_STORAGE or runs/optuna.db)")
-    parser.add_argument("--out", type=Path, default=Path("docs/COURSE.md"), help="default docs/COURSE.md")
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs/COURSE.md"), help="default docs/COURSE.md"
+    )
     parser.add_argument("--only", nargs="+", metavar="STUDY", help="just these exercise studies")
     args = parser.parse_args(argv)
     known = {ex.study: ex for ex in EXERCISES}

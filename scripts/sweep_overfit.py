@@ -24,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import optuna  # noqa: E402
+import optuna
 
-from tuner.cli import run_cli  # noqa: E402
-from tuner.errors import TunerError  # noqa: E402
-from tuner.study import OverfitSpec, load_study_spec  # noqa: E402
-from tuner.training.callbacks import TrialCallback  # noqa: E402
+from tuner.cli import run_cli
+from tuner.errors import TunerError
+from tuner.study import OverfitSpec, load_study_spec
+from tuner.training.callbacks import TrialCallback
 
 
 class _Silent:
@@ -69,15 +69,20 @@ def sweep(runs: list[tuple[float, dict]], rules: OverfitSpec) -> dict:
         stopped += stop is not None
         if stop is None:
             best = max(best, value)
-    return {"epochs_kept": kept / total, "stopped": stopped,
-            "best_change": best - max(value for value, _ in runs)}
+    return {
+        "epochs_kept": kept / total,
+        "stopped": stopped,
+        "best_change": best - max(value for value, _ in runs),
+    }
 
 
 def _epoch_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated whole numbers, got {text!r}"
+        ) from None
     if any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"epochs cannot be negative, got {text!r}")
     return values
@@ -85,11 +90,21 @@ def _epoch_list(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--db", required=True, help="compare.db written by compare_pruning.py --save")
-    parser.add_argument("--study", default="mnist_mlp_epochs", help="study file for the other [overfit] values")
-    parser.add_argument("--arm", help="baseline study name in the db (default: <study>-no-callback)")
-    parser.add_argument("--warmup", type=_epoch_list, default="5,10,15,20", help="comma-separated epochs")
-    parser.add_argument("--patience", type=_epoch_list, default="3,5,8,10,15", help="comma-separated epochs")
+    parser.add_argument(
+        "--db", required=True, help="compare.db written by compare_pruning.py --save"
+    )
+    parser.add_argument(
+        "--study", default="mnist_mlp_epochs", help="study file for the other [overfit] values"
+    )
+    parser.add_argument(
+        "--arm", help="baseline study name in the db (default: <study>-no-callback)"
+    )
+    parser.add_argument(
+        "--warmup", type=_epoch_list, default="5,10,15,20", help="comma-separated epochs"
+    )
+    parser.add_argument(
+        "--patience", type=_epoch_list, default="3,5,8,10,15", help="comma-separated epochs"
+    )
     args = parser.parse_args(argv)
 
     spec = load_study_spec(args.study)
@@ -101,20 +116,29 @@ def main(argv: list[str] | None = None) -> int:
         study = optuna.load_study(study_name=name, storage=f"sqlite:///{args.db}")
     except KeyError as e:
         raise TunerError(f"{args.db} has no study {name!r}; pass --arm") from e
-    runs = [(t.value, t.user_attrs["history"]) for t in study.get_trials(deepcopy=False)
-            if t.state == optuna.trial.TrialState.COMPLETE and "history" in t.user_attrs]
+    runs = [
+        (t.value, t.user_attrs["history"])
+        for t in study.get_trials(deepcopy=False)
+        if t.state == optuna.trial.TrialState.COMPLETE and "history" in t.user_attrs
+    ]
     if not runs:
         raise TunerError(f"study {name!r} in {args.db} has no complete trial with recorded curves")
 
-    print(f"{name}: {len(runs)} complete runs, {sum(len(h['loss']) for _, h in runs)} epochs, "
-          f"best final val accuracy {max(v for v, _ in runs):.4f}; rules {', '.join(spec.overfit.rules)}")
+    print(
+        f"{name}: {len(runs)} complete runs, {sum(len(h['loss']) for _, h in runs)} epochs, "
+        f"best final val accuracy {max(v for v, _ in runs):.4f}; rules {', '.join(spec.overfit.rules)}"
+    )
     print(f"{'warmup':>6} {'patience':>8} {'epochs kept':>11} {'stopped':>7} {'best change':>11}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the gap rule's "no train accuracy" warning, once per run
         for warmup, patience in itertools.product(args.warmup, args.patience):
-            rules = dataclasses.replace(spec.overfit, enabled=True, warmup_epochs=warmup, patience=patience)
+            rules = dataclasses.replace(
+                spec.overfit, enabled=True, warmup_epochs=warmup, patience=patience
+            )
             r = sweep(runs, rules)
-            print(f"{warmup:>6} {patience:>8} {r['epochs_kept']:>11.2f} {r['stopped']:>7} {r['best_change']:>+11.4f}")
+            print(
+                f"{warmup:>6} {patience:>8} {r['epochs_kept']:>11.2f} {r['stopped']:>7} {r['best_change']:>+11.4f}"
+            )
     return 0
 
 

@@ -15,8 +15,14 @@ from conftest import ROOT
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = ROOT / "artifacts"  # screenshots and timings from the browser tests (gitignored)
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-dev-shm-usage", "--window-size=1400,1000")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+)
 
 
 def start_chrome():
@@ -24,8 +30,10 @@ def start_chrome():
     from selenium.webdriver.chrome.service import Service
 
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    assert not missing, (f"{', '.join(missing)} not found: install them with "
-                         "`apt-get install -y chromium chromium-driver` (.ci/run does)")
+    assert not missing, (
+        f"{', '.join(missing)} not found: install them with "
+        "`apt-get install -y chromium chromium-driver` (.ci/run does)"
+    )
     os.environ["SE_OFFLINE"] = "true"  # belt and braces: selenium-manager must not go online
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
@@ -50,12 +58,18 @@ def wait_until(driver, condition, *, timeout: float = 60, what: str = "") -> flo
         if condition(driver):
             return time.perf_counter() - start
         time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; page shows:\n{page_text(driver)[:2000]}")
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what}; page shows:\n{page_text(driver)[:2000]}"
+    )
 
 
 def wait_for_text(driver, *texts: str, timeout: float = 60) -> float:
-    return wait_until(driver, lambda d: all(t in page_text(d) for t in texts), timeout=timeout,
-                      what=" and ".join(repr(t) for t in texts))
+    return wait_until(
+        driver,
+        lambda d: all(t in page_text(d) for t in texts),
+        timeout=timeout,
+        what=" and ".join(repr(t) for t in texts),
+    )
 
 
 def screenshot(driver, name: str) -> Path:

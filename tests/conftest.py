@@ -65,7 +65,11 @@ def run_module(module: str, *args: str, cwd: Path, env: dict | None = None, time
     full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -77,13 +81,21 @@ PG_HOST, PG_PORT, PG_ADMIN_USER = "127.0.0.1", 5432, "postgres"
 def _admin_connect(**kwargs):
     import psycopg2
 
-    params = {"host": PG_HOST, "port": PG_PORT, "user": PG_ADMIN_USER, "dbname": "postgres",
-              "connect_timeout": 10, **kwargs}
+    params = {
+        "host": PG_HOST,
+        "port": PG_PORT,
+        "user": PG_ADMIN_USER,
+        "dbname": "postgres",
+        "connect_timeout": 10,
+        **kwargs,
+    }
     try:
         conn = psycopg2.connect(**params)
     except psycopg2.OperationalError as e:
-        pytest.fail(f"PostgreSQL not reachable at {params['host']}:{params['port']} "
-                    f"(.ci/run starts it): {str(e).strip()}")
+        pytest.fail(
+            f"PostgreSQL not reachable at {params['host']}:{params['port']} "
+            f"(.ci/run starts it): {str(e).strip()}"
+        )
     conn.autocommit = True
     return conn
 
@@ -128,7 +140,9 @@ class PrivatePostgres:
     password = "right-" + secrets.token_hex(6)
 
     def __init__(self) -> None:
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+        found = sorted(
+            glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3])
+        )
         if not found:
             pytest.fail("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin")
         self.bin = Path(found[-1]).parent
@@ -140,10 +154,21 @@ class PrivatePostgres:
         if os.geteuid() == 0:  # the server refuses to run as root
             shutil.chown(self.root, "postgres")
             shutil.chown(self.root / "pw", "postgres")
-        self._pg("initdb", "-D", str(self.root / "data"), "-U", self.user, "-A", "scram-sha-256",
-                 f"--pwfile={self.root / 'pw'}", "--no-sync")
+        self._pg(
+            "initdb",
+            "-D",
+            str(self.root / "data"),
+            "-U",
+            self.user,
+            "-A",
+            "scram-sha-256",
+            f"--pwfile={self.root / 'pw'}",
+            "--no-sync",
+        )
         self.start()
-        create_database("tuner", host=PG_HOST, port=self.port, user=self.user, password=self.password)
+        create_database(
+            "tuner", host=PG_HOST, port=self.port, user=self.user, password=self.password
+        )
 
     def _pg(self, tool: str, *args: str) -> None:
         cmd = [str(self.bin / tool), *args]
@@ -153,8 +178,18 @@ class PrivatePostgres:
 
     def _ctl(self, action: str, *args: str) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses={PG_HOST}"
-        self._pg("pg_ctl", "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-w",
-                 "-o", options, action, *args)
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.root / "data"),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-o",
+            options,
+            action,
+            *args,
+        )
 
     def start(self) -> None:
         self._ctl("start")
@@ -167,7 +202,9 @@ class PrivatePostgres:
         self.start()
 
     def url(self, *, password: str | None = None, database: str = "tuner") -> str:
-        return f"postgresql://{self.user}:{password or self.password}@{PG_HOST}:{self.port}/{database}"
+        return (
+            f"postgresql://{self.user}:{password or self.password}@{PG_HOST}:{self.port}/{database}"
+        )
 
     def new_database(self) -> str:
         name = f"tuner_test_{secrets.token_hex(4)}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-import benchlib  # noqa: E402
+import benchlib
 
 
 def test_fit_flops_counts_every_dense_layer_three_times_forward() -> None:
@@ -25,8 +25,14 @@ def test_dense_widths_without_hidden_layers_is_one_softmax_layer() -> None:
 
 def test_append_section_writes_a_dated_section_with_machine_and_load(tmp_path: Path) -> None:
     doc = tmp_path / "BENCHMARKS.md"
-    benchlib.append_section("Part X", load_start="1.00 / 1.00 / 1.00", load_end="2.00 / 2.00 / 2.00",
-                            body=["| a |", "|---|"], doc=doc, argv=["scripts/bench_x.py", "--n", "3"])
+    benchlib.append_section(
+        "Part X",
+        load_start="1.00 / 1.00 / 1.00",
+        load_end="2.00 / 2.00 / 2.00",
+        body=["| a |", "|---|"],
+        doc=doc,
+        argv=["scripts/bench_x.py", "--n", "3"],
+    )
     text = doc.read_text()
     assert text.startswith("# Benchmarks")
     assert "## Part X (" in text and "UTC)" in text

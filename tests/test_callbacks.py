@@ -28,8 +28,13 @@ def epochs(n, *, loss=None, val_loss=None, train_acc=None, val_acc=None):
     val_acc = val_acc or (lambda e: 0.80 + 0.01 * min(e, 2))  # improves, then plateaus
     train_acc = train_acc or (lambda e: val_acc(e) + 0.01)  # a small, steady gap
     return [
-        {"loss": loss(e), "accuracy": train_acc(e) - 0.02, "val_loss": val_loss(e),
-         "val_accuracy": val_acc(e), TRAIN_EVAL_KEY: train_acc(e)}
+        {
+            "loss": loss(e),
+            "accuracy": train_acc(e) - 0.02,
+            "val_loss": val_loss(e),
+            "val_accuracy": val_acc(e),
+            TRAIN_EVAL_KEY: train_acc(e),
+        }
         for e in range(1, n + 1)
     ]
 
@@ -48,37 +53,71 @@ CASES = {
     # name: (logs, settings, expected (reason, epoch) or None)
     "healthy": (epochs(20), RULES, None),
     "widening gap": (  # gap 0.02, 0.04, 0.06, ...: over 0.05 from epoch 3, held 3 epochs at 5
-        epochs(20, train_acc=lambda e: 0.80 + 0.01 * e + 0.02 * e), RULES, ("overfitting-gap", 5)),
+        epochs(20, train_acc=lambda e: 0.80 + 0.01 * e + 0.02 * e),
+        RULES,
+        ("overfitting-gap", 5),
+    ),
     "gap during warm-up only counts after it": (
         epochs(20, train_acc=lambda e: 1.0, val_acc=lambda e: 0.80),
-        OverfitSpec(warmup_epochs=4, patience=3, max_gap=0.05), ("overfitting-gap", 7)),
+        OverfitSpec(warmup_epochs=4, patience=3, max_gap=0.05),
+        ("overfitting-gap", 7),
+    ),
     "gap that closes resets patience": (
-        replace_at(epochs(20, train_acc=lambda e: 0.99, val_acc=lambda e: 0.90), 4,
-                   **{TRAIN_EVAL_KEY: 0.91}),
-        RULES, ("overfitting-gap", 7)),
+        replace_at(
+            epochs(20, train_acc=lambda e: 0.99, val_acc=lambda e: 0.90),
+            4,
+            **{TRAIN_EVAL_KEY: 0.91},
+        ),
+        RULES,
+        ("overfitting-gap", 7),
+    ),
     "gap exactly at the limit is not over it": (
         epochs(20, train_acc=lambda e: 0.875, val_acc=lambda e: 0.75),
-        OverfitSpec(warmup_epochs=2, patience=3, max_gap=0.125), None),
+        OverfitSpec(warmup_epochs=2, patience=3, max_gap=0.125),
+        None,
+    ),
     "val loss rises while train loss falls": (  # rises at 7, 8, 9
-        epochs(20, val_loss=v_shape(6)), RULES, ("overfitting-loss", 9)),
+        epochs(20, val_loss=v_shape(6)),
+        RULES,
+        ("overfitting-loss", 9),
+    ),
     "val loss rises before warm-up ends": (  # rises from 2; epochs 3, 4, 5 count
-        epochs(20, val_loss=v_shape(1)), RULES, ("overfitting-loss", 5)),
+        epochs(20, val_loss=v_shape(1)),
+        RULES,
+        ("overfitting-loss", 5),
+    ),
     "overfitting while val accuracy still improves is left alone": (
-        epochs(20, val_loss=v_shape(6), val_acc=lambda e: 0.80 + 0.005 * e), RULES, None),
+        epochs(20, val_loss=v_shape(6), val_acc=lambda e: 0.80 + 0.005 * e),
+        RULES,
+        None,
+    ),
     "val and train loss both rise: not overfitting": (
-        epochs(20, loss=v_shape(6), val_loss=v_shape(6)), RULES, None),
+        epochs(20, loss=v_shape(6), val_loss=v_shape(6)),
+        RULES,
+        None,
+    ),
     "val loss rise interrupted": (
-        replace_at(epochs(20, val_loss=v_shape(6)), 8, val_loss=0.1), RULES, ("overfitting-loss", 11)),
+        replace_at(epochs(20, val_loss=v_shape(6)), 8, val_loss=0.1),
+        RULES,
+        ("overfitting-loss", 11),
+    ),
     "loss rule only ignores the gap": (
         epochs(20, train_acc=lambda e: 1.0, val_acc=lambda e: 0.8),
-        OverfitSpec(rules=("loss",), warmup_epochs=2, patience=3), None),
+        OverfitSpec(rules=("loss",), warmup_epochs=2, patience=3),
+        None,
+    ),
     "disabled rules never fire": (
         epochs(20, train_acc=lambda e: 1.0, val_acc=lambda e: 0.8, val_loss=v_shape(6)),
-        OverfitSpec(enabled=False), None),
+        OverfitSpec(enabled=False),
+        None,
+    ),
     "NaN loss": (replace_at(epochs(20), 3, loss=float("nan")), RULES, ("diverged", 3)),
     "inf loss in warm-up": (replace_at(epochs(20), 1, loss=float("inf")), RULES, ("diverged", 1)),
     "divergence wins over overfitting": (
-        replace_at(epochs(20, val_loss=v_shape(1)), 5, loss=float("nan")), RULES, ("diverged", 5)),
+        replace_at(epochs(20, val_loss=v_shape(1)), 5, loss=float("nan")),
+        RULES,
+        ("diverged", 5),
+    ),
 }
 
 
@@ -128,7 +167,9 @@ def test_study_pruner_prunes_with_reason_pruner():
 def test_missing_metric_warns_once_and_reports_nothing():
     study = optuna.create_study()
     callback = TrialCallback(study.ask(), overfit=OverfitSpec(enabled=False))
-    with pytest.warns(UserWarning, match="'val_accuracy' is not in the epoch logs.*available: loss"):
+    with pytest.warns(
+        UserWarning, match="'val_accuracy' is not in the epoch logs.*available: loss"
+    ):
         callback.on_epoch_end(0, {"loss": 0.5})
     callback.on_epoch_end(1, {"loss": 0.4})
     assert study.trials[0].intermediate_values == {}
@@ -137,23 +178,38 @@ def test_missing_metric_warns_once_and_reports_nothing():
 # Real fits through the objective. Few rows, no dropout, many epochs: memorizes at once.
 def fit_study(mnist_path, *, train_rows, epochs, overfit, **space):
     raw = {
-        "name": "fit", "n_trials": 1,
+        "name": "fit",
+        "n_trials": 1,
         "data": {"train_rows": train_rows, "validation_rows": [6000, 7000]},
         "sampler": {"name": "random", "seed": 0},
         "overfit": overfit,
-        "space": {"n_layers": 2, "units": 128, "epochs": epochs, "rescale": True,
-                  "batch_size": 32, "learning_rate": 1e-3, "optimizer": "adam", **space},
+        "space": {
+            "n_layers": 2,
+            "units": 128,
+            "epochs": epochs,
+            "rescale": True,
+            "batch_size": 32,
+            "learning_rate": 1e-3,
+            "optimizer": "adam",
+            **space,
+        },
     }
     spec = parse_study(raw, path="fit.toml")
     data = load_search_data(mnist_path, train_rows=train_rows, validation_rows=(6000, 7000))
-    study = optuna.create_study(direction="maximize", sampler=spec.make_sampler(), pruner=spec.make_pruner())
+    study = optuna.create_study(
+        direction="maximize", sampler=spec.make_sampler(), pruner=spec.make_pruner()
+    )
     study.optimize(Objective(spec, data), n_trials=1)
     return study.trials[0]
 
 
 def test_real_fit_that_overfits_is_pruned_for_overfitting(mnist_path):
-    trial = fit_study(mnist_path, train_rows=300, epochs=40,
-                      overfit={"warmup_epochs": 3, "patience": 3, "max_gap": 0.05})
+    trial = fit_study(
+        mnist_path,
+        train_rows=300,
+        epochs=40,
+        overfit={"warmup_epochs": 3, "patience": 3, "max_gap": 0.05},
+    )
     attrs = trial.user_attrs
     assert trial.state == TrialState.PRUNED
     assert attrs["prune_reason"] in ("overfitting-gap", "overfitting-loss")
@@ -165,8 +221,13 @@ def test_real_fit_that_overfits_is_pruned_for_overfitting(mnist_path):
 
 
 def test_real_healthy_fit_completes(mnist_path):
-    trial = fit_study(mnist_path, train_rows=3000, epochs=6, dropout=0.3,
-                      overfit={"warmup_epochs": 2, "patience": 3, "max_gap": 0.08})
+    trial = fit_study(
+        mnist_path,
+        train_rows=3000,
+        epochs=6,
+        dropout=0.3,
+        overfit={"warmup_epochs": 2, "patience": 3, "max_gap": 0.08},
+    )
     attrs = trial.user_attrs
     assert trial.state == TrialState.COMPLETE, attrs.get("prune_reason")
     history = attrs["history"]

@@ -11,11 +11,24 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def test_rules_arm_replays_the_baseline(tiny_study, mnist_path, tmp_path):
-    study = tiny_study(n_trials=3, epochs=3, extra=(
-        "[overfit]\nenabled = true\nrules = [\"loss\"]\nwarmup_epochs = 1\npatience = 1\n"))
-    out = run_module("compare_pruning", "--study", study, "--n-trials", "3", "--data", mnist_path,
-                     "--save", str(tmp_path / "cmp"), cwd=ROOT / "scripts",
-                     env={"PYTHONPATH": f"{ROOT}:{ROOT / 'scripts'}"})
+    study = tiny_study(
+        n_trials=3,
+        epochs=3,
+        extra=('[overfit]\nenabled = true\nrules = ["loss"]\nwarmup_epochs = 1\npatience = 1\n'),
+    )
+    out = run_module(
+        "compare_pruning",
+        "--study",
+        study,
+        "--n-trials",
+        "3",
+        "--data",
+        mnist_path,
+        "--save",
+        str(tmp_path / "cmp"),
+        cwd=ROOT / "scripts",
+        env={"PYTHONPATH": f"{ROOT}:{ROOT / 'scripts'}"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "rules arm replays the baseline's configs" in out.stdout
     assert "epochs trained" in out.stdout and "best val accuracy" in out.stdout
@@ -23,11 +36,16 @@ def test_rules_arm_replays_the_baseline(tiny_study, mnist_path, tmp_path):
     base = optuna.load_study(study_name="tiny-no-overfit", storage=storage)
     rules = optuna.load_study(study_name="tiny-overfit", storage=storage)
     assert [t.params for t in rules.trials] == [t.params for t in base.trials]
-    assert [t.user_attrs["seed"] for t in rules.trials] == [t.user_attrs["seed"] for t in base.trials]
+    assert [t.user_attrs["seed"] for t in rules.trials] == [
+        t.user_attrs["seed"] for t in base.trials
+    ]
     # Same config and seed: identical until a rule stops the run.
     for b, r in zip(base.trials, rules.trials):
         epochs = len(r.user_attrs["history"]["val_accuracy"])
-        assert r.user_attrs["history"]["val_accuracy"] == b.user_attrs["history"]["val_accuracy"][:epochs]
+        assert (
+            r.user_attrs["history"]["val_accuracy"]
+            == b.user_attrs["history"]["val_accuracy"][:epochs]
+        )
 
 
 def test_sweep_replays_recorded_curves_through_the_rules(tmp_path):
@@ -37,13 +55,17 @@ def test_sweep_replays_recorded_curves_through_the_rules(tmp_path):
     from tuner.study import OverfitSpec
 
     epochs = 12
-    healthy = {"loss": [1.0 - 0.05 * e for e in range(epochs)],
-               "val_loss": [1.0 - 0.04 * e for e in range(epochs)],
-               "val_accuracy": [0.80 + 0.01 * e for e in range(epochs)]}
+    healthy = {
+        "loss": [1.0 - 0.05 * e for e in range(epochs)],
+        "val_loss": [1.0 - 0.04 * e for e in range(epochs)],
+        "val_accuracy": [0.80 + 0.01 * e for e in range(epochs)],
+    }
     # Validation loss turns up after epoch 4 while training loss falls; accuracy stalls at 0.84.
-    overfit = {"loss": [1.0 - 0.08 * e for e in range(epochs)],
-               "val_loss": [0.5 - 0.1 * e if e < 3 else 0.2 + 0.05 * (e - 2) for e in range(epochs)],
-               "val_accuracy": [0.80 + 0.02 * e if e < 3 else 0.84 for e in range(epochs)]}
+    overfit = {
+        "loss": [1.0 - 0.08 * e for e in range(epochs)],
+        "val_loss": [0.5 - 0.1 * e if e < 3 else 0.2 + 0.05 * (e - 2) for e in range(epochs)],
+        "val_accuracy": [0.80 + 0.02 * e if e < 3 else 0.84 for e in range(epochs)],
+    }
     runs = [(healthy["val_accuracy"][-1], healthy), (overfit["val_accuracy"][-1], overfit)]
     rules = OverfitSpec(rules=("loss",), warmup_epochs=2, patience=3)
     assert sweep_overfit.stop_epoch(healthy, rules) is None

@@ -22,9 +22,21 @@ def compose_config(*, env_file: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "TUNER_"))}
     assert COMPOSE.is_file(), f"{COMPOSE} missing: install the test extras (scripts/setup.sh)"
     return subprocess.run(
-        [str(COMPOSE), "--project-directory", str(ROOT), "--env-file", str(env_file),
-         "config", "--format", "json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [
+            str(COMPOSE),
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(env_file),
+            "config",
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -44,11 +56,16 @@ def test_compose_file_is_valid_and_has_the_services():
     assert password == "change-me-to-a-long-random-string"  # from the env file, not the YAML
 
     create = services["create-study"]
-    assert create["command"][:3] == ["python", "-m", "tuner.launch"] and "--create-only" in create["command"]
+    assert (
+        create["command"][:3] == ["python", "-m", "tuner.launch"]
+        and "--create-only" in create["command"]
+    )
     assert create["depends_on"]["postgres"]["condition"] == "service_healthy"
 
     worker = services["worker"]
-    assert worker["command"][:3] == ["python", "-m", "tuner.worker"] and "--gpus" in worker["command"]
+    assert (
+        worker["command"][:3] == ["python", "-m", "tuner.worker"] and "--gpus" in worker["command"]
+    )
     assert worker["depends_on"]["create-study"]["condition"] == "service_completed_successfully"
     device = worker["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]

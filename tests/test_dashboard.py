@@ -51,24 +51,45 @@ def browser():
 def serve(study: str, storage: str, *, cwd):
     """`python -m tuner.dashboard --port 0` as a user runs it; yields the study page URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tuner.dashboard", "--study", study, "--storage", storage, "--port", "0"],
-        cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tuner.dashboard",
+            "--study",
+            study,
+            "--storage",
+            storage,
+            "--port",
+            "0",
+        ],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 60)
         line = proc.stdout.readline() if ready else ""
         match = URL_LINE.match(line.strip())
-        assert match, f"no URL line from tuner.dashboard: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
-        assert match["url"].startswith("http://127.0.0.1:"), "the default must bind to 127.0.0.1 only"
+        assert match, (
+            f"no URL line from tuner.dashboard: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+        )
+        assert match["url"].startswith("http://127.0.0.1:"), (
+            "the default must bind to 127.0.0.1 only"
+        )
         yield match["url"]
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    assert proc.returncode == 0, f"dashboard did not stop cleanly: {proc.returncode} {proc.stderr.read()}"
+    assert proc.returncode == 0, (
+        f"dashboard did not stop cleanly: {proc.returncode} {proc.stderr.read()}"
+    )
 
 
-def study_in(tmp_path, tiny_study, *, n: int, epochs: int = 3, storage: str | None = None) -> tuple[str, optuna.Study]:
+def study_in(
+    tmp_path, tiny_study, *, n: int, epochs: int = 3, storage: str | None = None
+) -> tuple[str, optuna.Study]:
     """A study made the way tuner.launch makes it (note, attributes), with n finished trials."""
     spec = load_study_spec(tiny_study(n_trials=n, epochs=epochs))
     url = storage or f"sqlite:///{tmp_path / 'dash.db'}"
@@ -89,10 +110,25 @@ def test_launch_serves_the_dashboard_while_workers_run_then_browser_shows_the_st
     stderr_path = tmp_path / "launch.err"
     with open(stderr_path, "w") as err:
         launch = subprocess.Popen(
-            [sys.executable, "-m", "tuner.launch", "--study", study_file, "--workers", "1",
-             "--data", mnist_path, "--dashboard", "--dashboard-port", "0"],
-            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE, stderr=err, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tuner.launch",
+                "--study",
+                study_file,
+                "--workers",
+                "1",
+                "--data",
+                mnist_path,
+                "--dashboard",
+                "--dashboard-port",
+                "0",
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
         )
         # The launcher prints the URL before any worker starts; the API must answer while they run.
         deadline = time.monotonic() + 120
@@ -111,7 +147,11 @@ def test_launch_serves_the_dashboard_while_workers_run_then_browser_shows_the_st
     # The dashboard went away with the launch.
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{base}/api/studies", timeout=5)
-    assert (tmp_path / "runs" / "logs" / "tiny" / "dashboard.log").read_text().startswith("dashboard for study")
+    assert (
+        (tmp_path / "runs" / "logs" / "tiny" / "dashboard.log")
+        .read_text()
+        .startswith("dashboard for study")
+    )
 
     # Now the finished study in the browser, through `python -m tuner.dashboard`.
     storage = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
@@ -120,8 +160,11 @@ def test_launch_serves_the_dashboard_while_workers_run_then_browser_shows_the_st
     trial = study.trials[0]
     with serve("tiny", storage, cwd=tmp_path) as study_url:
         browser.get(study_url.split("/dashboard/")[0] + "/dashboard")
-        wait_until(browser, lambda d: d.find_elements(By.XPATH, "//*[normalize-space()='1. tiny']"),
-                   what="the study list with 'tiny'")
+        wait_until(
+            browser,
+            lambda d: d.find_elements(By.XPATH, "//*[normalize-space()='1. tiny']"),
+            what="the study list with 'tiny'",
+        )
         assert "Direction: MAXIMIZE" in page_text(browser)
         screenshot(browser, "dashboard-study-list.png")
 
@@ -135,25 +178,34 @@ def test_launch_serves_the_dashboard_while_workers_run_then_browser_shows_the_st
         screenshot(browser, "dashboard-trial.png")
 
         browser.get(f"{study_url}/note")
-        wait_for_text(browser, "What this study is", study.user_attrs["data_digest"], "Capstone rules")
+        wait_for_text(
+            browser, "What this study is", study.user_attrs["data_digest"], "Capstone rules"
+        )
         screenshot(browser, "dashboard-note.png")
 
 
 def test_dashboard_on_postgresql(tmp_path, tiny_study, browser):
     database = f"tuner_dash_{uuid.uuid4().hex[:8]}"  # our own database: other tests use `test`
-    admin = sqlalchemy.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool)
+    admin = sqlalchemy.create_engine(
+        PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool
+    )
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f'CREATE DATABASE "{database}"'))
     try:
-        url, study = study_in(tmp_path, tiny_study, n=7, storage=f"postgresql://postgres@127.0.0.1:5432/{database}")
+        url, study = study_in(
+            tmp_path, tiny_study, n=7, storage=f"postgresql://postgres@127.0.0.1:5432/{database}"
+        )
         study._storage._backend.engine.dispose()  # let DROP DATABASE find no session of ours
         # A file the reporter attached (default artifact store: runs/artifacts under the cwd).
         store = tmp_path / "runs" / "artifacts"
         store.mkdir(parents=True)
         attached = tmp_path / "report.md"
         attached.write_text("# report\n")
-        upload_artifact(artifact_store=FileSystemArtifactStore(str(store)), file_path=str(attached),
-                        study_or_trial=study)
+        upload_artifact(
+            artifact_store=FileSystemArtifactStore(str(store)),
+            file_path=str(attached),
+            study_or_trial=study,
+        )
         with serve("tiny", url, cwd=tmp_path) as study_url:
             open_trial_list(browser, study_url, 7)
             screenshot(browser, "dashboard-postgresql.png")
@@ -171,16 +223,28 @@ def test_dashboard_page_time_for_a_200_trial_study(tmp_path, tiny_study, browser
         # Study page: done when the history plot has a point for every complete trial.
         start = time.perf_counter()
         browser.get(study_url)
-        wait_until(browser, lambda d: "Best Trial" in page_text(d) and d.execute_script(
-            "return document.querySelectorAll('.js-plotly-plot .scatterlayer path.point').length") >= complete,
-            what=f"the history plot with {complete} points")
+        wait_until(
+            browser,
+            lambda d: (
+                "Best Trial" in page_text(d)
+                and d.execute_script(
+                    "return document.querySelectorAll('.js-plotly-plot .scatterlayer path.point').length"
+                )
+                >= complete
+            ),
+            what=f"the history plot with {complete} points",
+        )
         study_seconds = time.perf_counter() - start
         screenshot(browser, "dashboard-200-trials.png")
         start = time.perf_counter()
         open_trial_list(browser, study_url, 200)
         trials_seconds = time.perf_counter() - start
-    timing = {"trials": 200, "study_page_seconds": round(study_seconds, 2),
-              "trial_list_seconds": round(trials_seconds, 2), "browser": "chromium headless"}
+    timing = {
+        "trials": 200,
+        "study_page_seconds": round(study_seconds, 2),
+        "trial_list_seconds": round(trials_seconds, 2),
+        "browser": "chromium headless",
+    }
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "dashboard-200-trials.json").write_text(json.dumps(timing, indent=2) + "\n")
     print(f"200-trial study: study page {study_seconds:.2f}s, trial list {trials_seconds:.2f}s")
@@ -198,9 +262,18 @@ def test_dashboard_bad_input_is_one_line_exit_2(tmp_path, tiny_study):
             (["--study", "nope", "--storage", url], "no study named 'nope'"),
             (["--study", "tiny", "--storage", f"sqlite:///{tmp_path}/none.db"], "does not exist"),
             (["--study", "tiny", "--storage", "not a url"], "malformed storage URL"),
-            (["--study", "tiny", "--storage", "postgresql://me:hunter2@127.0.0.1:1/db"], "Connection refused"),
-            (["--study", "tiny", "--storage", url, "--port", "70000"], "--port must be between 0 and 65535"),
-            (["--study", "tiny", "--storage", url, "--port", port], f"cannot listen on 127.0.0.1:{port}"),
+            (
+                ["--study", "tiny", "--storage", "postgresql://me:hunter2@127.0.0.1:1/db"],
+                "Connection refused",
+            ),
+            (
+                ["--study", "tiny", "--storage", url, "--port", "70000"],
+                "--port must be between 0 and 65535",
+            ),
+            (
+                ["--study", "tiny", "--storage", url, "--port", port],
+                f"cannot listen on 127.0.0.1:{port}",
+            ),
         ]
         for argv, expected in cases:
             result = run_module("tuner.dashboard", *argv, cwd=tmp_path, timeout=60)
@@ -212,13 +285,29 @@ def test_dashboard_bad_input_is_one_line_exit_2(tmp_path, tiny_study):
     assert not (tmp_path / "none.db").exists()
 
 
-def test_launch_dashboard_that_cannot_start_stops_before_any_worker(tmp_path, tiny_study, mnist_path):
+def test_launch_dashboard_that_cannot_start_stops_before_any_worker(
+    tmp_path, tiny_study, mnist_path
+):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        result = run_module("tuner.launch", "--study", tiny_study(), "--data", mnist_path,
-                            "--dashboard", "--dashboard-port", port, cwd=tmp_path, timeout=120)
+        result = run_module(
+            "tuner.launch",
+            "--study",
+            tiny_study(),
+            "--data",
+            mnist_path,
+            "--dashboard",
+            "--dashboard-port",
+            port,
+            cwd=tmp_path,
+            timeout=120,
+        )
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("error: dashboard did not start: cannot listen")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: dashboard did not start: cannot listen")
+    )
     assert not (tmp_path / "runs" / "logs" / "tiny" / "worker-0.log").exists()

@@ -49,8 +49,13 @@ def test_validation_split_is_disjoint_and_digest_tracks_content(mnist_path):
 
 def test_test_rows_only_when_asked(mnist_path):
     raw = data.load_mnist(mnist_path)
-    course = data.load_search_data(mnist_path, train_rows=1500, validation_rows=(6000, 16000),
-                                   evaluate_on="test", test_rows=6000)
+    course = data.load_search_data(
+        mnist_path,
+        train_rows=1500,
+        validation_rows=(6000, 16000),
+        evaluate_on="test",
+        test_rows=6000,
+    )
     assert course.evaluated_on == "test" and course.train.x.shape == (1500, 784)
     np.testing.assert_array_equal(course.validation.x, raw.x_test.reshape(10000, 784)[:6000])
     search = data.load_search_data(mnist_path, train_rows=1500, validation_rows=(6000, 12000))

@@ -44,7 +44,9 @@ def test_gpus_come_from_nvidia_smi_when_cuda_does_not_restrict_them(monkeypatch,
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi at all
     assert visible_gpus() == []
-    fake = tmp_path / "nvidia-smi"  # the real one's output for `--query-gpu=index --format=csv,noheader`
+    fake = (
+        tmp_path / "nvidia-smi"
+    )  # the real one's output for `--query-gpu=index --format=csv,noheader`
     fake.write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
     fake.chmod(0o755)
     assert visible_gpus() == ["0", "1"]

@@ -21,12 +21,16 @@ from tuner.training.model import build_model
 
 
 def load(tmp_path, name="tiny"):
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}")
+    return optuna.load_study(
+        study_name=name, storage=f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
+    )
 
 
 def study_created(tmp_path) -> bool:
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{tmp_path / 'runs' / 'optuna.db'}?mode=ro", uri=True)) as db:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{tmp_path / 'runs' / 'optuna.db'}?mode=ro", uri=True)
+        ) as db:
             return db.execute("SELECT count(*) FROM studies").fetchone()[0] > 0
     except sqlite3.Error:  # no file or no tables yet
         return False
@@ -34,7 +38,9 @@ def study_created(tmp_path) -> bool:
 
 def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, mnist_path):
     study_file = tiny_study(n_trials=4)
-    result = run_module("tuner.launch", "--study", study_file, "--workers", "2", "--data", mnist_path, cwd=tmp_path)
+    result = run_module(
+        "tuner.launch", "--study", study_file, "--workers", "2", "--data", mnist_path, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     study = load(tmp_path)
     states = [t.state for t in study.trials]
@@ -43,7 +49,15 @@ def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, m
     workers = {t.user_attrs["worker"] for t in study.trials}
     assert len(workers) == 2, "both worker processes should have run trials"
     trial = study.trials[0]
-    for key in ("train_accuracy", "val_accuracy", "gap", "fit_seconds", "history", "config", "seed"):
+    for key in (
+        "train_accuracy",
+        "val_accuracy",
+        "gap",
+        "fit_seconds",
+        "history",
+        "config",
+        "seed",
+    ):
         assert key in trial.user_attrs
     assert set(trial.constraints) == {"gap", "accuracy"}
     assert study.user_attrs["target_trials"] == 4
@@ -51,10 +65,22 @@ def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, m
     assert "4/4 done" in result.stdout
 
     # Launching again adds --n-trials more.
-    again = run_module("tuner.launch", "--study", study_file, "--workers", "1", "--n-trials", "2",
-                       "--data", mnist_path, cwd=tmp_path)
+    again = run_module(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--workers",
+        "1",
+        "--n-trials",
+        "2",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
     assert again.returncode == 0, again.stderr
-    finished = [t for t in load(tmp_path).trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    finished = [
+        t for t in load(tmp_path).trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+    ]
     assert len(finished) == 6
 
     # Export round trip: the JSON rebuilds the same network.
@@ -69,17 +95,40 @@ def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, m
     assert payload["provenance"]["sampler"]["seed"] == 3
     rebuilt = keras.models.model_from_json(json.dumps(payload["model"]))
     reference = build_model(payload["config"])
-    assert [type(l).__name__ for l in rebuilt.layers] == [type(l).__name__ for l in reference.layers]
+    assert [type(l).__name__ for l in rebuilt.layers] == [
+        type(l).__name__ for l in reference.layers
+    ]
     assert rebuilt.count_params() == reference.count_params()
-    assert [l.units for l in rebuilt.layers if hasattr(l, "units")] == payload["config"]["layers"] + [10]
+    assert [l.units for l in rebuilt.layers if hasattr(l, "units")] == payload["config"][
+        "layers"
+    ] + [10]
 
     # A chosen trial (e.g. the reporter's robust pick) instead of the best; a missing one fails.
     chosen = tmp_path / "chosen.json"
-    assert run_module("tuner.export", "--study", study_file, "--trial", "1", "--out", str(chosen),
-                      cwd=tmp_path).returncode == 0
+    assert (
+        run_module(
+            "tuner.export",
+            "--study",
+            study_file,
+            "--trial",
+            "1",
+            "--out",
+            str(chosen),
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
     assert json.loads(chosen.read_text())["best_trial"] == 1
-    missing = run_module("tuner.export", "--study", study_file, "--trial", "99", "--out", str(tmp_path / "no.json"),
-                         cwd=tmp_path)
+    missing = run_module(
+        "tuner.export",
+        "--study",
+        study_file,
+        "--trial",
+        "99",
+        "--out",
+        str(tmp_path / "no.json"),
+        cwd=tmp_path,
+    )
     assert missing.returncode == 2 and "no complete trial #99" in missing.stderr
     assert not (tmp_path / "no.json").exists()
 
@@ -97,8 +146,22 @@ def test_ctrl_c_leaves_no_trial_running(tmp_path, tiny_study, mnist_path, stop, 
     study_file = tiny_study(n_trials=200, epochs=20)
     env = {"PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tuner.launch", "--study", study_file, "--workers", "2", "--data", mnist_path],
-        cwd=tmp_path, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tuner.launch",
+            "--study",
+            study_file,
+            "--workers",
+            "2",
+            "--data",
+            mnist_path,
+        ],
+        cwd=tmp_path,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=preexec,
     )
     deadline = time.monotonic() + 120
@@ -129,12 +192,42 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_study, m
     broken.write_text("name = 'x'\n[space]\nunits = { type = 'int', low = 9, high = 1 }\n")
     cases = [
         (["tuner.launch", "--study", "no_such_study"], "unknown study 'no_such_study'"),
-        (["tuner.launch", "--study", str(broken)], "broken.toml: space.units: low (9) is greater than high (1)"),
-        (["tuner.launch", "--study", tiny_study(), "--storage", "not a url"], "malformed storage URL"),
-        (["tuner.launch", "--study", tiny_study(), "--data", str(tmp_path / "none.npz")], "does not exist"),
-        (["tuner.launch", "--study", tiny_study(), "--data", mnist_path,
-          "--storage", "postgresql://me:hunter2@127.0.0.1:1/db"], "Connection refused"),
-        (["tuner.export", "--study", "tiny", "--storage", f"sqlite:///{tmp_path}/none.db", "--out", "x.json"], "does not exist"),
+        (
+            ["tuner.launch", "--study", str(broken)],
+            "broken.toml: space.units: low (9) is greater than high (1)",
+        ),
+        (
+            ["tuner.launch", "--study", tiny_study(), "--storage", "not a url"],
+            "malformed storage URL",
+        ),
+        (
+            ["tuner.launch", "--study", tiny_study(), "--data", str(tmp_path / "none.npz")],
+            "does not exist",
+        ),
+        (
+            [
+                "tuner.launch",
+                "--study",
+                tiny_study(),
+                "--data",
+                mnist_path,
+                "--storage",
+                "postgresql://me:hunter2@127.0.0.1:1/db",
+            ],
+            "Connection refused",
+        ),
+        (
+            [
+                "tuner.export",
+                "--study",
+                "tiny",
+                "--storage",
+                f"sqlite:///{tmp_path}/none.db",
+                "--out",
+                "x.json",
+            ],
+            "does not exist",
+        ),
     ]
     for argv, expected in cases:
         result = run_module(*argv, cwd=tmp_path)

@@ -31,9 +31,13 @@ def test_single_run_records_metrics_and_constraints(tiny_study, tiny_data):
     assert trial.value == attrs["val_accuracy"]
     assert math.isclose(attrs["gap"], attrs["train_accuracy"] - attrs["val_accuracy"])
     assert trial.constraints["gap"] == pytest.approx(abs(attrs["gap"]) - spec.constraints.max_gap)
-    assert trial.constraints["accuracy"] == pytest.approx(spec.constraints.min_val_accuracy - attrs["val_accuracy"])
+    assert trial.constraints["accuracy"] == pytest.approx(
+        spec.constraints.min_val_accuracy - attrs["val_accuracy"]
+    )
     assert attrs["feasible"] == all(v <= 0 for v in trial.constraints.values())
-    assert len(attrs["history"]["val_accuracy"]) == 1 and trial.intermediate_values == {0: attrs["val_accuracy"]}
+    assert len(attrs["history"]["val_accuracy"]) == 1 and trial.intermediate_values == {
+        0: attrs["val_accuracy"]
+    }
     assert "seeds" not in attrs  # no robustness table: one run
 
 
@@ -47,7 +51,9 @@ def test_promising_trials_are_rerun_with_more_seeds(tiny_study, tiny_data):
     assert len(accs) == 3 and len(set(accs)) > 1, "different seeds should give different runs"
     excess = spec.constraints.gap_excess
     assert excess(attrs["worst_gap"]) == max(excess(g) for g in attrs["gaps"])
-    assert trial.constraints["accuracy"] == pytest.approx(spec.constraints.min_val_accuracy - min(accs))
+    assert trial.constraints["accuracy"] == pytest.approx(
+        spec.constraints.min_val_accuracy - min(accs)
+    )
     mean = sum(accs) / 3
     std = (sum((a - mean) ** 2 for a in accs) / 2) ** 0.5
     assert trial.value == pytest.approx(mean - std)
@@ -55,9 +61,16 @@ def test_promising_trials_are_rerun_with_more_seeds(tiny_study, tiny_data):
 
 def test_pruned_trials_carry_constraints(tiny_study, tiny_data):
     """Without constraints TPE would treat a pruned trial as feasible."""
-    spec = load_study_spec(tiny_study(epochs=3, extra="[pruner]\nname = \"percentile\"\npercentile = 0.0\nn_startup_trials = 0\nn_warmup_steps = 0\n"))
+    spec = load_study_spec(
+        tiny_study(
+            epochs=3,
+            extra='[pruner]\nname = "percentile"\npercentile = 0.0\nn_startup_trials = 0\nn_warmup_steps = 0\n',
+        )
+    )
     study = optuna.create_study(direction=spec.direction, pruner=spec.make_pruner())
-    study.add_trial(optuna.trial.create_trial(value=1.0, intermediate_values={0: 1.0, 1: 1.0, 2: 1.0}))
+    study.add_trial(
+        optuna.trial.create_trial(value=1.0, intermediate_values={0: 1.0, 1: 1.0, 2: 1.0})
+    )
     study.optimize(Objective(spec, tiny_data), n_trials=1)
     pruned = study.trials[-1]
     assert pruned.state == optuna.trial.TrialState.PRUNED
@@ -69,8 +82,10 @@ def test_capstone_margin_is_the_slack_on_the_tighter_rule(tiny_study, tiny_data)
     """metric capstone_margin: per-epoch margins go to the pruner, the final one is the value,
     and it is non-negative exactly when the trial is feasible."""
     path = Path(tiny_study(epochs=2))
-    path.write_text('metric = "capstone_margin"\n' + path.read_text().replace(
-        "max_gap = 0.2", "max_gap = 0.05\ngap_offset = 0.02"))
+    path.write_text(
+        'metric = "capstone_margin"\n'
+        + path.read_text().replace("max_gap = 0.2", "max_gap = 0.05\ngap_offset = 0.02")
+    )
     spec = load_study_spec(str(path))
     trial = run_one(spec, tiny_data)
     attrs = trial.user_attrs
@@ -82,4 +97,7 @@ def test_capstone_margin_is_the_slack_on_the_tighter_rule(tiny_study, tiny_data)
     assert trial.constraints["gap"] == pytest.approx(-gap_slack)
     history = attrs["history"]
     assert len(history["train_eval_accuracy"]) == 2  # measured every epoch for the margin
-    assert trial.intermediate_values == {0: history["capstone_margin"][0], 1: history["capstone_margin"][1]}
+    assert trial.intermediate_values == {
+        0: history["capstone_margin"][0],
+        1: history["capstone_margin"][1],
+    }

@@ -24,11 +24,24 @@ def make_study(tmp_path, n: int) -> tuple[str, optuna.Study]:
 def test_cli_writes_curves_history_and_importances(tmp_path):
     url, study = make_study(tmp_path, 12)
     out = tmp_path / "plots"
-    result = run_module("tuner.plots", "--study", "tiny", "--storage", url, "--out", str(out), "--top", "3", cwd=tmp_path)
+    result = run_module(
+        "tuner.plots",
+        "--study",
+        "tiny",
+        "--storage",
+        url,
+        "--out",
+        str(out),
+        "--top",
+        "3",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     written = result.stdout.split()
-    assert written == [str(out / name) for name in
-                       ("learning_curves.png", "optimization_history.html", "param_importances.html")]
+    assert written == [
+        str(out / name)
+        for name in ("learning_curves.png", "optimization_history.html", "param_importances.html")
+    ]
 
     image = imread(out / "learning_curves.png")
     assert image.shape[:2] == (600, 960)  # 8x5 inches at 120 dpi
@@ -50,9 +63,17 @@ def test_html_pages_render_in_the_browser(tmp_path):
     try:
         for page in pages:
             driver.get(page.as_uri())
-            wait_until(driver, lambda d: d.execute_script(
-                "return document.querySelectorAll('.js-plotly-plot .main-svg').length") > 0,
-                timeout=30, what=f"a Plotly chart in {page.name}")
+            wait_until(
+                driver,
+                lambda d: (
+                    d.execute_script(
+                        "return document.querySelectorAll('.js-plotly-plot .main-svg').length"
+                    )
+                    > 0
+                ),
+                timeout=30,
+                what=f"a Plotly chart in {page.name}",
+            )
             screenshot(driver, f"plots-{page.stem}.png")
     finally:
         driver.quit()
@@ -60,7 +81,9 @@ def test_html_pages_render_in_the_browser(tmp_path):
 
 def test_importances_left_out_below_two_complete_trials(tmp_path):
     _, study = make_study(tmp_path, 1)
-    assert [p.name for p in write_study_html(study, tmp_path / "one")] == ["optimization_history.html"]
+    assert [p.name for p in write_study_html(study, tmp_path / "one")] == [
+        "optimization_history.html"
+    ]
 
 
 def test_learning_curves_function_for_the_reporter(tmp_path):
@@ -89,5 +112,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
         result = run_module("tuner.plots", *argv, "--out", str(tmp_path / "out"), cwd=tmp_path)
         assert result.returncode == 2, (argv, result.stderr)
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+        assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], (
+            result.stderr
+        )
     assert not (tmp_path / "out").exists()

@@ -44,11 +44,15 @@ epochs = {epochs}
 FAST_HEARTBEAT = {"TUNER_HEARTBEAT_SECONDS": "1", "TUNER_GRACE_SECONDS": "3"}
 
 
-def synthetic_study(tmp_path: Path, *, n_trials: int, epochs: int, epoch_seconds: float,
-                    name: str = "synth") -> str:
+def synthetic_study(
+    tmp_path: Path, *, n_trials: int, epochs: int, epoch_seconds: float, name: str = "synth"
+) -> str:
     path = tmp_path / f"{name}.toml"
-    path.write_text(SYNTHETIC_STUDY.format(name=name, n_trials=n_trials, epochs=epochs,
-                                           epoch_seconds=epoch_seconds))
+    path.write_text(
+        SYNTHETIC_STUDY.format(
+            name=name, n_trials=n_trials, epochs=epochs, epoch_seconds=epoch_seconds
+        )
+    )
     return str(path)
 
 
@@ -61,9 +65,15 @@ def start(module: str, *args: str, cwd: Path, env: dict | None = None) -> subpro
     cwd.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     full_env.pop("TUNER_STORAGE", None)
-    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[str, str]:
@@ -100,12 +110,25 @@ def assert_exact_budget(study: optuna.Study, target: int) -> list:
 def test_four_workers_finish_exactly_40_trials(tmp_path, pg_url, mnist_path):
     study_file = synthetic_study(tmp_path, n_trials=40, epochs=3, epoch_seconds=0.05)
     # --gpus all with CUDA hiding every GPU: one line, then the 4 CPU workers asked for.
-    result = run_module("tuner.launch", "--study", study_file, "--storage", pg_url, "--gpus", "all",
-                        "--workers", "4", "--data", mnist_path, cwd=tmp_path,
-                        env={"CUDA_VISIBLE_DEVICES": ""})
+    result = run_module(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--storage",
+        pg_url,
+        "--gpus",
+        "all",
+        "--workers",
+        "4",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+        env={"CUDA_VISIBLE_DEVICES": ""},
+    )
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stderr.splitlines() if "GPU" in line] == [
-        "no GPU visible (--gpus all); running 4 CPU workers instead"]
+        "no GPU visible (--gpus all); running 4 CPU workers instead"
+    ]
     assert "4 workers (pids" in result.stderr
     assert "40/40 done" in result.stdout
     trials = assert_exact_budget(load(pg_url), 40)
@@ -117,8 +140,19 @@ def test_four_workers_finish_exactly_40_trials(tmp_path, pg_url, mnist_path):
 
 def test_sigkill_mid_trial_fails_it_by_heartbeat_and_retries_it(tmp_path, pg_url, mnist_path):
     study_file = synthetic_study(tmp_path, n_trials=9, epochs=4, epoch_seconds=0.4)
-    proc = start("tuner.launch", "--study", study_file, "--storage", pg_url, "--workers", "3",
-                 "--data", mnist_path, cwd=tmp_path, env=FAST_HEARTBEAT)
+    proc = start(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--storage",
+        pg_url,
+        "--workers",
+        "3",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+        env=FAST_HEARTBEAT,
+    )
 
     def trial_in_its_second_epoch():
         running = load(pg_url).get_trials(deepcopy=False, states=(TrialState.RUNNING,))
@@ -143,17 +177,33 @@ def test_sigkill_mid_trial_fails_it_by_heartbeat_and_retries_it(tmp_path, pg_url
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE, retries
     assert retries[0].params == killed.params
     lost = 9 - count_trials(trials).finished
-    print(f"\nkill test: trial #{victim.number} killed, FAIL after {fail_delay:.1f}s, "
-          f"retried as #{retries[0].number} (COMPLETE); 9/9 finished, {lost} lost")
+    print(
+        f"\nkill test: trial #{victim.number} killed, FAIL after {fail_delay:.1f}s, "
+        f"retried as #{retries[0].number} (COMPLETE); 9/9 finished, {lost} lost"
+    )
 
 
 def test_postgres_restart_mid_study_completes(tmp_path, private_postgres, mnist_path):
     url = private_postgres.new_database()
     study_file = synthetic_study(tmp_path, n_trials=12, epochs=4, epoch_seconds=0.2)
-    proc = start("tuner.launch", "--study", study_file, "--storage", url, "--workers", "2",
-                 "--data", mnist_path, cwd=tmp_path, env=FAST_HEARTBEAT)
-    wait_for(lambda: count_trials(load(url).get_trials(deepcopy=False)).finished >= 3,
-             timeout=120, what="3 finished trials")
+    proc = start(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--storage",
+        url,
+        "--workers",
+        "2",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+        env=FAST_HEARTBEAT,
+    )
+    wait_for(
+        lambda: count_trials(load(url).get_trials(deepcopy=False)).finished >= 3,
+        timeout=120,
+        what="3 finished trials",
+    )
     private_postgres.restart(downtime=3)  # 3 s with no server at all, then back
     out, err = finish(proc)
 
@@ -165,26 +215,51 @@ def test_postgres_restart_mid_study_completes(tmp_path, private_postgres, mnist_
     failed = [t for t in trials if t.state == TrialState.FAIL]
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     assert all(t.number in retried for t in failed), "every trial cut off must be retried"
-    print(f"\nrestart test: {len(failed)} trial(s) in flight failed and were retried; "
-          f"12/12 finished, 0 lost")
+    print(
+        f"\nrestart test: {len(failed)} trial(s) in flight failed and were retried; "
+        f"12/12 finished, 0 lost"
+    )
 
 
 def test_worker_cli_joins_from_a_second_process_group(tmp_path, pg_url, mnist_path):
     study_file = synthetic_study(tmp_path, n_trials=16, epochs=3, epoch_seconds=0.2)
-    created = run_module("tuner.launch", "--study", study_file, "--storage", pg_url, "--create-only",
-                         "--data", mnist_path, cwd=tmp_path)
+    created = run_module(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--storage",
+        pg_url,
+        "--create-only",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
     assert created.returncode == 0, created.stderr
     assert load(pg_url).trials == []
     # Idempotent: running the creation step again leaves the study as it is.
-    again = run_module("tuner.launch", "--study", study_file, "--storage", pg_url, "--create-only",
-                       "--n-trials", "99", "--data", mnist_path, cwd=tmp_path)
+    again = run_module(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--storage",
+        pg_url,
+        "--create-only",
+        "--n-trials",
+        "99",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
     assert again.returncode == 0, again.stderr
     assert load(pg_url).user_attrs["target_trials"] == 16
 
     join = ("tuner.worker", "--study", study_file, "--storage", pg_url, "--workers", "2")
     first = start(*join, cwd=tmp_path / "host_a")
-    wait_for(lambda: count_trials(load(pg_url).get_trials(deepcopy=False)).finished >= 2,
-             timeout=120, what="the first group to finish 2 trials")
+    wait_for(
+        lambda: count_trials(load(pg_url).get_trials(deepcopy=False)).finished >= 2,
+        timeout=120,
+        what="the first group to finish 2 trials",
+    )
     second = start(*join, cwd=tmp_path / "host_b")
     out_a, err_a = finish(first)
     out_b, err_b = finish(second)
@@ -194,8 +269,12 @@ def test_worker_cli_joins_from_a_second_process_group(tmp_path, pg_url, mnist_pa
 
     def owners(host: str) -> set[str]:
         logs = (tmp_path / host / "runs" / "logs" / "synth").glob("worker-*.log")
-        return {line.split("worker ", 2)[2].split(" ")[0]
-                for log in logs for line in log.read_text().splitlines() if " on study " in line}
+        return {
+            line.split("worker ", 2)[2].split(" ")[0]
+            for log in logs
+            for line in log.read_text().splitlines()
+            if " on study " in line
+        }
 
     by_worker = [t.user_attrs["worker"] for t in trials]
     from_b = [w for w in by_worker if w in owners("host_b")]
@@ -204,43 +283,78 @@ def test_worker_cli_joins_from_a_second_process_group(tmp_path, pg_url, mnist_pa
     assert "16/16 done" in out_b
 
 
-def test_real_keras_on_a_bare_postgresql_url_never_shows_the_password(tmp_path, pg_url, tiny_study,
-                                                                      mnist_path):
+def test_real_keras_on_a_bare_postgresql_url_never_shows_the_password(
+    tmp_path, pg_url, tiny_study, mnist_path
+):
     # Trust auth accepts any password, so this one works, and must appear nowhere.
     secret = "s3cret-never-shown"
     url = pg_url.replace("postgres@", f"postgres:{secret}@")
     study_file = tiny_study(n_trials=2)
-    launched = run_module("tuner.launch", "--study", study_file, "--storage", url, "--workers", "1",
-                          "--data", mnist_path, cwd=tmp_path)
+    launched = run_module(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--storage",
+        url,
+        "--workers",
+        "1",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
     assert launched.returncode == 0, launched.stderr
     study = optuna.load_study(study_name="tiny", storage=open_storage(url))
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == 2
-    assert all(0.0 < t.user_attrs["val_accuracy"] <= 1.0 for t in finished if t.state == TrialState.COMPLETE)
+    assert all(
+        0.0 < t.user_attrs["val_accuracy"] <= 1.0
+        for t in finished
+        if t.state == TrialState.COMPLETE
+    )
     out = tmp_path / "best.json"
-    exported = run_module("tuner.export", "--study", study_file, "--storage", url, "--out", str(out),
-                          cwd=tmp_path)
+    exported = run_module(
+        "tuner.export", "--study", study_file, "--storage", url, "--out", str(out), cwd=tmp_path
+    )
     assert exported.returncode == 0, exported.stderr
     payload = json.loads(out.read_text())
-    assert payload["provenance"]["storage"].startswith("postgresql+psycopg2://postgres:***@127.0.0.1")
+    assert payload["provenance"]["storage"].startswith(
+        "postgresql+psycopg2://postgres:***@127.0.0.1"
+    )
     logs = "".join(p.read_text() for p in (tmp_path / "runs" / "logs").rglob("*.log"))
-    everything = launched.stdout + launched.stderr + exported.stdout + exported.stderr + out.read_text() + logs
+    everything = (
+        launched.stdout
+        + launched.stderr
+        + exported.stdout
+        + exported.stderr
+        + out.read_text()
+        + logs
+    )
     assert secret not in everything
 
 
 @pytest.mark.parametrize("module", ["tuner.launch", "tuner.worker"])
-def test_bad_storage_is_one_line_exit_2_password_redacted(tmp_path, private_postgres, tiny_study,
-                                                         mnist_path, module):
+def test_bad_storage_is_one_line_exit_2_password_redacted(
+    tmp_path, private_postgres, tiny_study, mnist_path, module
+):
     study_file = tiny_study()
     cases = [
-        (private_postgres.url(password="hunter2-wrong"), 'password authentication failed for user "tuner"'),
-        ("postgresql://tuner:hunter2@tuner-no-such-host.invalid:5432/tuner", "could not translate host name"),
-        (f"postgresql://postgres:hunter2@127.0.0.1:5432/tuner_no_such_db_{os.getpid()}",
-         "does not exist (create the database first"),
+        (
+            private_postgres.url(password="hunter2-wrong"),
+            'password authentication failed for user "tuner"',
+        ),
+        (
+            "postgresql://tuner:hunter2@tuner-no-such-host.invalid:5432/tuner",
+            "could not translate host name",
+        ),
+        (
+            f"postgresql://postgres:hunter2@127.0.0.1:5432/tuner_no_such_db_{os.getpid()}",
+            "does not exist (create the database first",
+        ),
     ]
     for url, expected in cases:
-        result = run_module(module, "--study", study_file, "--storage", url, "--data", mnist_path,
-                            cwd=tmp_path)
+        result = run_module(
+            module, "--study", study_file, "--storage", url, "--data", mnist_path, cwd=tmp_path
+        )
         assert result.returncode == 2, (url, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr

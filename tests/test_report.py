@@ -25,7 +25,16 @@ epochs = 5
 def finished_study(tmp_path, tiny_study, mnist_path):
     def make(extra: str) -> str:
         study_file = tiny_study(n_trials=2, extra=extra)
-        result = run_module("tuner.launch", "--study", study_file, "--workers", "1", "--data", mnist_path, cwd=tmp_path)
+        result = run_module(
+            "tuner.launch",
+            "--study",
+            study_file,
+            "--workers",
+            "1",
+            "--data",
+            mnist_path,
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
         return study_file
 
@@ -35,8 +44,20 @@ def finished_study(tmp_path, tiny_study, mnist_path):
 def test_report_passes_and_writes_every_artifact(tmp_path, finished_study, mnist_path):
     study_file = finished_study(LENIENT)
     out = tmp_path / "rep"
-    result = run_module("tuner.report", "--study", study_file, "--seeds", "2", "--out", str(out),
-                        "--data", mnist_path, "--gap-margin", "1", cwd=tmp_path)
+    result = run_module(
+        "tuner.report",
+        "--study",
+        study_file,
+        "--seeds",
+        "2",
+        "--out",
+        str(out),
+        "--data",
+        mnist_path,
+        "--gap-margin",
+        "1",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     report = json.loads((out / "report.json").read_text())
     chosen = report["candidates"][0]
@@ -50,7 +71,9 @@ def test_report_passes_and_writes_every_artifact(tmp_path, finished_study, mnist
     # Same seed, same run: the two seeds differ, and a seed's result is recorded exactly.
     assert chosen["runs"][0]["seed"] != chosen["runs"][1]["seed"]
     baseline = report["baseline"]
-    assert baseline["label"] == "course answer" and baseline["rules_passed"]["epochs"] == 0  # 10 epochs
+    assert (
+        baseline["label"] == "course answer" and baseline["rules_passed"]["epochs"] == 0
+    )  # 10 epochs
     md = (out / "report.md").read_text()
     assert "| seed |" in md and "course answer" in md and "- gap:" in md
     assert list(out.glob("curves_*.png")) and list(out.glob("*.html"))
@@ -59,9 +82,23 @@ def test_report_passes_and_writes_every_artifact(tmp_path, finished_study, mnist
 
 def test_report_exit_1_when_nothing_is_robust_and_config_mode(tmp_path, finished_study, mnist_path):
     study_file = finished_study(STRICT)  # 1-epoch configs fail the 5-epoch rule
-    result = run_module("tuner.report", "--study", study_file, "--seeds", "5", "--no-baseline",
-                        "--gap-margin", "1", "--max-candidates", "1", "--out", str(tmp_path / "r1"),
-                        "--data", mnist_path, cwd=tmp_path)
+    result = run_module(
+        "tuner.report",
+        "--study",
+        study_file,
+        "--seeds",
+        "5",
+        "--no-baseline",
+        "--gap-margin",
+        "1",
+        "--max-candidates",
+        "1",
+        "--out",
+        str(tmp_path / "r1"),
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     assert "no robust config" in result.stdout
     report = json.loads((tmp_path / "r1" / "report.json").read_text())
@@ -72,12 +109,28 @@ def test_report_exit_1_when_nothing_is_robust_and_config_mode(tmp_path, finished
     assert candidate["seeds"] == 2 and candidate["stopped_early"] is True
 
     exported = tmp_path / "best.json"
-    assert run_module("tuner.export", "--study", study_file, "--out", str(exported), cwd=tmp_path).returncode == 0
+    assert (
+        run_module(
+            "tuner.export", "--study", study_file, "--out", str(exported), cwd=tmp_path
+        ).returncode
+        == 0
+    )
     payload = json.loads(exported.read_text())
     payload["rules"]["capstone"] = {"min_test_accuracy": 0.5, "max_gap": 0.2, "epochs": 1}
     exported.write_text(json.dumps(payload))
-    result = run_module("tuner.report", "--config", str(exported), "--seeds", "1", "--no-baseline",
-                        "--out", str(tmp_path / "r2"), "--data", mnist_path, cwd=tmp_path)
+    result = run_module(
+        "tuner.report",
+        "--config",
+        str(exported),
+        "--seeds",
+        "1",
+        "--no-baseline",
+        "--out",
+        str(tmp_path / "r2"),
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "r2" / "report.md").is_file()
 

@@ -49,7 +49,14 @@ def test_fixed_trial_builds_the_course_structures(params, widths):
     dropouts = [l.rate for l in model.layers if l.name.startswith("dropout_")]
     assert dropouts == [0.5] * len(widths)
     names = [l.name for l in model.layers]
-    assert names[:6] == ["rescale", "to_image", "shift", "to_vector", "input_noise", "input_dropout"]
+    assert names[:6] == [
+        "rescale",
+        "to_image",
+        "shift",
+        "to_vector",
+        "input_noise",
+        "input_dropout",
+    ]
     assert model.optimizer.__class__.__name__ == "SGD" and model.optimizer.momentum == 0.9
     assert float(model.optimizer.learning_rate) == pytest.approx(0.1)
     assert model.loss == "mean_squared_error"
@@ -59,18 +66,42 @@ def test_fixed_trial_builds_the_course_structures(params, widths):
 
 @pytest.mark.parametrize(
     "position, expected",
-    [("all", ["dropout_1", "dropout_2", "dropout_3"]), ("last", ["dropout_3"]), ("second", ["dropout_2"])],
+    [
+        ("all", ["dropout_1", "dropout_2", "dropout_3"]),
+        ("last", ["dropout_3"]),
+        ("second", ["dropout_2"]),
+    ],
 )
 def test_dropout_position(position, expected):
-    config = suggest(optuna.trial.FixedTrial({**BASE, "n_layers": 3, "units_1": 32, "units_2": 32,
-                                              "units_3": 32, "dropout_position": "all"}), SPACE)
+    config = suggest(
+        optuna.trial.FixedTrial(
+            {
+                **BASE,
+                "n_layers": 3,
+                "units_1": 32,
+                "units_2": 32,
+                "units_3": 32,
+                "dropout_position": "all",
+            }
+        ),
+        SPACE,
+    )
     model = build_model({**config, "dropout_position": position})
     assert [l.name for l in model.layers if l.name.startswith("dropout_")] == expected
 
 
 def test_plain_model_has_no_optional_layers():
-    params = {**BASE, "n_layers": 1, "units_1": 32, "rescale": False, "input_noise": 0.0,
-              "input_dropout": 0.0, "dropout": 0.0, "l2": 0.0, "shift": 0.0}
+    params = {
+        **BASE,
+        "n_layers": 1,
+        "units_1": 32,
+        "rescale": False,
+        "input_noise": 0.0,
+        "input_dropout": 0.0,
+        "dropout": 0.0,
+        "l2": 0.0,
+        "shift": 0.0,
+    }
     model = build_model(suggest(optuna.trial.FixedTrial(params), SPACE))
     assert [l.name for l in model.layers] == ["hidden_1", "output"]
 

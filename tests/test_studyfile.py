@@ -20,7 +20,7 @@ def study(**overrides):
     raw = {"name": "s", "n_trials": 3, "space": dict(GOOD_SPACE)}
     for key, value in overrides.items():
         if key.startswith("space_"):
-            raw["space"][key[len("space_"):]] = value
+            raw["space"][key[len("space_") :]] = value
         else:
             raw[key] = value
     return raw
@@ -39,7 +39,14 @@ def test_mnist_mlp_is_the_course_space():
     assert spec.space["epochs"].value == 5
     assert {128, 256, 1568} <= set(spec.space["units"].choices)
     assert set(spec.space["activation"].choices) == {"sigmoid", "relu"}
-    assert set(spec.space["optimizer"].choices) == {"sgd", "momentum", "adam", "rmsprop", "adagrad", "adadelta"}
+    assert set(spec.space["optimizer"].choices) == {
+        "sgd",
+        "momentum",
+        "adam",
+        "rmsprop",
+        "adagrad",
+        "adadelta",
+    }
     lr = spec.space["learning_rate"]
     assert (lr.low, lr.high, lr.log) == (1e-4, 1.0, True)
     assert spec.data.train_rows == 6000 and spec.data.validation_rows == (6000, 16000)
@@ -53,24 +60,68 @@ def test_mnist_mlp_is_the_course_space():
         (study(n_trials=0), "n_trials", "positive integer"),
         (study(metric="f1"), "metric", "unknown metric"),
         (study(space_dropout_rate=0.5), "space.dropout_rate", "unknown parameter"),
-        (study(space_n_layers={"type": "int", "low": 4, "high": 1}), "space.n_layers", "greater than high"),
-        (study(space_units={"type": "categorical", "choices": []}), "space.units.choices", "non-empty"),
-        (study(space_optimizer={"type": "categorical", "choices": ["sgd", "lion"]}), "space.optimizer.choices", "unknown optimizer 'lion'"),
+        (
+            study(space_n_layers={"type": "int", "low": 4, "high": 1}),
+            "space.n_layers",
+            "greater than high",
+        ),
+        (
+            study(space_units={"type": "categorical", "choices": []}),
+            "space.units.choices",
+            "non-empty",
+        ),
+        (
+            study(space_optimizer={"type": "categorical", "choices": ["sgd", "lion"]}),
+            "space.optimizer.choices",
+            "unknown optimizer 'lion'",
+        ),
         (study(space_optimizer="nadam"), "space.optimizer", "unknown optimizer"),
-        (study(space_learning_rate={"type": "float", "low": 0, "high": 1, "log": True}), "space.learning_rate.low", "within"),
-        (study(space_dropout={"type": "float", "low": 0.0, "high": 1.5}), "space.dropout.high", "within"),
-        (study(space_epochs={"type": "float", "low": 1, "high": 5}), "space.epochs.type", "integer parameter"),
-        (study(space_units={"type": "choice", "choices": [1]}), "space.units.type", "must be one of"),
+        (
+            study(space_learning_rate={"type": "float", "low": 0, "high": 1, "log": True}),
+            "space.learning_rate.low",
+            "within",
+        ),
+        (
+            study(space_dropout={"type": "float", "low": 0.0, "high": 1.5}),
+            "space.dropout.high",
+            "within",
+        ),
+        (
+            study(space_epochs={"type": "float", "low": 1, "high": 5}),
+            "space.epochs.type",
+            "integer parameter",
+        ),
+        (
+            study(space_units={"type": "choice", "choices": [1]}),
+            "space.units.type",
+            "must be one of",
+        ),
         (study(space_layers="256-x"), "space.layers", "layers must be"),
         (study(space_rescale="yes"), "space.rescale", "true or false"),
-        (study(data={"train_rows": 6000, "validation_rows": [0, 1000]}), "data.validation_rows", "overlap"),
+        (
+            study(data={"train_rows": 6000, "validation_rows": [0, 1000]}),
+            "data.validation_rows",
+            "overlap",
+        ),
         (study(data={"rows": 5}), "data.rows", "unknown key"),
-        (study(data={"evaluate_on": "train"}), "data.evaluate_on", "must be \"validation\" or \"test\""),
-        (study(data={"evaluate_on": "test", "validation_rows": [6000, 7000]}), "data.validation_rows", "not used"),
+        (
+            study(data={"evaluate_on": "train"}),
+            "data.evaluate_on",
+            'must be "validation" or "test"',
+        ),
+        (
+            study(data={"evaluate_on": "test", "validation_rows": [6000, 7000]}),
+            "data.validation_rows",
+            "not used",
+        ),
         (study(data={"evaluate_on": "test", "test_rows": 0}), "data.test_rows", "1..10000"),
         (study(data={"evaluate_on": "test", "test_rows": 10001}), "data.test_rows", "1..10000"),
         (study(data={"evaluate_on": "test", "test_rows": 99.5}), "data.test_rows", "1..10000"),
-        (study(data={"evaluate_on": "test", "test_rows": "all"}), "data.test_rows", "must be a number"),
+        (
+            study(data={"evaluate_on": "test", "test_rows": "all"}),
+            "data.test_rows",
+            "must be a number",
+        ),
         (study(data={"test_rows": 1000}), "data.test_rows", "only used with evaluate_on"),
         (study(constraints={"max_gap": "small"}), "constraints.max_gap", "must be a number"),
         (study(sampler={"name": "cmaes"}), "sampler", "unknown sampler"),
@@ -101,13 +152,17 @@ def test_bad_study_is_one_line_naming_file_key_and_problem(raw, key, problem):
 def test_data_measures_on_validation_rows_unless_told_test():
     default = parse_study(study()).data
     assert (default.evaluate_on, default.validation_rows) == ("validation", (6000, 16000))
-    test = parse_study(study(data={"train_rows": 1500, "evaluate_on": "test", "test_rows": 6000})).data
+    test = parse_study(
+        study(data={"train_rows": 1500, "evaluate_on": "test", "test_rows": 6000})
+    ).data
     assert (test.train_rows, test.evaluate_on, test.test_rows) == (1500, "test", 6000)
 
 
 def test_overfit_table_defaults_and_values():
     assert parse_study(study()).overfit == OverfitSpec()  # no [overfit]: the defaults
-    spec = parse_study(study(overfit={"enabled": False, "rules": ["loss"], "patience": 7, "max_gap": 0.1}))
+    spec = parse_study(
+        study(overfit={"enabled": False, "rules": ["loss"], "patience": 7, "max_gap": 0.1})
+    )
     assert spec.overfit == OverfitSpec(enabled=False, rules=("loss",), patience=7, max_gap=0.1)
     epochs = load_study_spec("mnist_mlp_epochs")
     assert epochs.data.train_rows == 1500 and epochs.space["epochs"].high == 60
@@ -129,8 +184,8 @@ def test_broken_toml_and_unknown_names(tmp_path):
     "gap, val_accuracy, gap_excess, margin",
     [
         (0.010, 0.90, -0.007, 0.007),  # at the window's centre: the gap rule is the tighter
-        (0.017, 0.90, 0.0, 0.0),       # on the upper edge: still feasible
-        (0.003, 0.90, 0.0, 0.0),       # on the lower edge
+        (0.017, 0.90, 0.0, 0.0),  # on the upper edge: still feasible
+        (0.003, 0.90, 0.0, 0.0),  # on the lower edge
         (-0.001, 0.90, 0.004, -0.004),  # a negative validation gap is a clearly negative test gap
         (0.010, 0.868, -0.007, 0.003),  # the accuracy floor is the tighter rule
         (0.010, 0.860, -0.007, -0.005),
@@ -146,5 +201,7 @@ def test_constraints_window_around_the_gap_offset(gap, val_accuracy, gap_excess,
 
 def test_capstone_margin_needs_real_training():
     raw = study(metric="capstone_margin", synthetic={})
-    with pytest.raises(TunerError, match="s.toml: metric: capstone_margin needs a real train accuracy"):
+    with pytest.raises(
+        TunerError, match="s.toml: metric: capstone_margin needs a real train accuracy"
+    ):
         parse_study(raw, path="s.toml")

@@ -18,11 +18,22 @@ from tuner.results.dashboard import DEFAULT_HOST, DEFAULT_PORT, check_port, serv
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.dashboard", description=__doc__.split("\n")[0])
-    parser.add_argument("--study", required=True, help="a name from studies/, a .toml path, or a stored study name")
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner.dashboard", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--study", required=True, help="a name from studies/, a .toml path, or a stored study name"
+    )
     parser.add_argument("--storage", help="storage URL (default: $TUNER_STORAGE or runs/optuna.db)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}; 0: any free port)",
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+    )
     args = parser.parse_args(argv)
     check_port(args.port)
     url = resolve_url(args.storage)

@@ -1,6 +1,6 @@
 """Export a study's best feasible trial as JSON: params, a rebuildable Keras model, metrics.
 
-    python -m tuner.export --study mnist_mlp [--storage URL] --out best.json
+python -m tuner.export --study mnist_mlp [--storage URL] --out best.json
 """
 
 from __future__ import annotations
@@ -15,12 +15,17 @@ from tuner.results.export import build_export, write_json_atomically
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.export", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner.export", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--study", required=True)
     parser.add_argument("--storage", help="storage URL (default: $TUNER_STORAGE or runs/optuna.db)")
     parser.add_argument("--out", required=True, type=Path, help="JSON file to write")
-    parser.add_argument("--trial", type=int, help="export this trial (e.g. the reporter's robust pick) "
-                                                  "instead of the best feasible one")
+    parser.add_argument(
+        "--trial",
+        type=int,
+        help="export this trial (e.g. the reporter's robust pick) instead of the best feasible one",
+    )
     args = parser.parse_args(argv)
     url = resolve_url(args.storage)
     study = open_study(args.study, url)
@@ -28,8 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     write_json_atomically(payload, args.out)
     m = payload["metrics"]
     status = "feasible" if payload["feasible"] else "NOT feasible: no trial met the constraints"
-    print(f"trial #{payload['best_trial']} ({status}): val_accuracy {m['val_accuracy']:.4f}, "
-          f"train_accuracy {m['train_accuracy']:.4f}, gap {m['gap']:+.4f} -> {args.out}")
+    print(
+        f"trial #{payload['best_trial']} ({status}): val_accuracy {m['val_accuracy']:.4f}, "
+        f"train_accuracy {m['train_accuracy']:.4f}, gap {m['gap']:+.4f} -> {args.out}"
+    )
     if not payload["feasible"]:
         print("warning: exported the best infeasible trial", file=sys.stderr)
     return 0

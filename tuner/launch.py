@@ -28,14 +28,27 @@ from tuner.training.data import load_study_data
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.launch", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner.launch", description=__doc__.split("\n")[0]
+    )
     add_worker_arguments(parser)
-    parser.add_argument("--n-trials", type=int, help="finished trials to add (default: the study file's)")
-    parser.add_argument("--dashboard", action="store_true", help="serve optuna-dashboard while the workers run")
-    parser.add_argument("--dashboard-port", type=int, default=DEFAULT_PORT,
-                        help=f"the dashboard's port on 127.0.0.1 (default {DEFAULT_PORT})")
-    parser.add_argument("--create-only", action="store_true",
-                        help="create the study (if missing) and start no worker")
+    parser.add_argument(
+        "--n-trials", type=int, help="finished trials to add (default: the study file's)"
+    )
+    parser.add_argument(
+        "--dashboard", action="store_true", help="serve optuna-dashboard while the workers run"
+    )
+    parser.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"the dashboard's port on 127.0.0.1 (default {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--create-only",
+        action="store_true",
+        help="create the study (if missing) and start no worker",
+    )
     args = parser.parse_args(argv)
 
     spec = load_study_spec(args.study)
@@ -49,15 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     # Load the data here once: a bad --data fails now, and the digest goes on the study.
     data = load_study_data(spec, args.data)
     try:
-        study = create_study(spec, url, n_trials=n_trials, data_digest=data.digest,
-                             extend=not args.create_only)
+        study = create_study(
+            spec, url, n_trials=n_trials, data_digest=data.digest, extend=not args.create_only
+        )
     except TunerError:
         raise
     except Exception as e:
         raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
     finished = count_trials(study.get_trials(deepcopy=False)).finished
-    print(f"study {spec.name!r} in {redact(url)}: {finished} of {study.user_attrs[TARGET_ATTR]} "
-          f"finished trials done, data {data.digest[:12]}", file=sys.stderr)
+    print(
+        f"study {spec.name!r} in {redact(url)}: {finished} of {study.user_attrs[TARGET_ATTR]} "
+        f"finished trials done, data {data.digest[:12]}",
+        file=sys.stderr,
+    )
     if args.create_only:
         return 0
     if not args.dashboard:

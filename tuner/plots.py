@@ -23,11 +23,17 @@ from tuner.results.plots import write_study_plots
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.plots", description=__doc__.split("\n")[0])
-    parser.add_argument("--study", required=True, help="a name from studies/, a .toml path, or a stored study name")
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner.plots", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--study", required=True, help="a name from studies/, a .toml path, or a stored study name"
+    )
     parser.add_argument("--storage", help="storage URL (default: $TUNER_STORAGE or runs/optuna.db)")
     parser.add_argument("--out", required=True, type=Path, help="folder to write the plots in")
-    parser.add_argument("--top", type=int, default=5, help="trials in the learning-curve plot (default 5)")
+    parser.add_argument(
+        "--top", type=int, default=5, help="trials in the learning-curve plot (default 5)"
+    )
     args = parser.parse_args(argv)
     if args.top < 1:
         raise TunerError(f"--top must be at least 1, got {args.top}")

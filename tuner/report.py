@@ -35,17 +35,27 @@ from tuner.training.data import load_mnist
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.report", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner.report", description=__doc__.split("\n")[0]
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--study", help="judge the study's best candidates")
     source.add_argument("--config", type=Path, help="judge an exported best.json")
     parser.add_argument("--storage")
-    parser.add_argument("--data", help="local Keras-layout mnist.npz (default: $TUNER_DATA or download)")
+    parser.add_argument(
+        "--data", help="local Keras-layout mnist.npz (default: $TUNER_DATA or download)"
+    )
     parser.add_argument("--seeds", type=int, default=5, help="seeds per candidate (default 5)")
     parser.add_argument("--out", type=Path, help="artifact folder (default reports/<study>/)")
-    parser.add_argument("--threshold", type=float, default=0.8, help="pass rate that counts as robust")
-    parser.add_argument("--gap-margin", type=float, default=0.01,
-                        help="also try trials whose validation gap exceeds the limit by this much")
+    parser.add_argument(
+        "--threshold", type=float, default=0.8, help="pass rate that counts as robust"
+    )
+    parser.add_argument(
+        "--gap-margin",
+        type=float,
+        default=0.01,
+        help="also try trials whose validation gap exceeds the limit by this much",
+    )
     parser.add_argument("--max-candidates", type=int, default=5)
     parser.add_argument("--no-baseline", action="store_true", help="skip the course-answer row")
     args = parser.parse_args(argv)
@@ -56,16 +66,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.study:
         spec = load_study_spec(args.study)
         study = open_study(args.study, resolve_url(args.storage))
-        pool = candidates(study, spec.constraints, gap_margin=args.gap_margin, limit=args.max_candidates)
+        pool = candidates(
+            study, spec.constraints, gap_margin=args.gap_margin, limit=args.max_candidates
+        )
         if not pool:
-            raise TunerError(f"study {spec.name!r} has no complete trial within the validation "
-                             f"floor and gap limit + {args.gap_margin}; widen --gap-margin or run more trials")
+            raise TunerError(
+                f"study {spec.name!r} has no complete trial within the validation "
+                f"floor and gap limit + {args.gap_margin}; widen --gap-margin or run more trials"
+            )
         todo = [(f"trial {t.number}", t.user_attrs["config"], t.number) for t in pool]
         rules, name = spec.capstone, spec.name
     else:
         exported = _read_export(args.config)
         rules = Capstone(**(exported.get("rules", {}).get("capstone") or {}))
-        todo = [(f"trial {exported.get('best_trial')}", exported["config"], exported.get("best_trial"))]
+        todo = [
+            (f"trial {exported.get('best_trial')}", exported["config"], exported.get("best_trial"))
+        ]
         name = exported.get("study", args.config.stem)
     out = args.out or Path("reports") / name
     raw = load_mnist(args.data)
@@ -77,21 +93,42 @@ def main(argv: list[str] | None = None) -> int:
     judged: list[Judgement] = []
     chosen = None
     for label, config, number in todo:
-        judged.append(judge(config, label=label, trial_number=number, raw=raw, seeds=seeds,
-                            rules=rules, threshold=args.threshold, stop_early=True))
+        judged.append(
+            judge(
+                config,
+                label=label,
+                trial_number=number,
+                raw=raw,
+                seeds=seeds,
+                rules=rules,
+                threshold=args.threshold,
+                stop_early=True,
+            )
+        )
         if judged[-1].robust:
             chosen = judged[-1]
             break
     baseline = None
     if not args.no_baseline:
-        baseline = judge(COURSE_ANSWER, label="course answer", trial_number=None, raw=raw,
-                         seeds=seeds, rules=rules, threshold=args.threshold)
+        baseline = judge(
+            COURSE_ANSWER,
+            label="course answer",
+            trial_number=None,
+            raw=raw,
+            seeds=seeds,
+            rules=rules,
+            threshold=args.threshold,
+        )
 
-    write_artifacts(out, name=name, rules=rules, chosen=chosen, judged=judged, baseline=baseline, study=study)
+    write_artifacts(
+        out, name=name, rules=rules, chosen=chosen, judged=judged, baseline=baseline, study=study
+    )
     for j in judged + ([baseline] if baseline else []):
         lo, hi = j.interval
-        print(f"{j.label}: pass rate {j.pass_rate:.2f} ({j.passes}/{len(j.runs)}), "
-              f"Wilson 95% [{lo:.2f}, {hi:.2f}]{' ROBUST' if j.robust else ''}")
+        print(
+            f"{j.label}: pass rate {j.pass_rate:.2f} ({j.passes}/{len(j.runs)}), "
+            f"Wilson 95% [{lo:.2f}, {hi:.2f}]{' ROBUST' if j.robust else ''}"
+        )
     print(f"{'robust: ' + chosen.label if chosen else 'no robust config'}; report in {out}/")
     return 0 if chosen else 1
 

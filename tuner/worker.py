@@ -19,14 +19,18 @@ from tuner.training.data import load_study_data
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tuner.worker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tuner.worker", description=__doc__.split("\n")[0]
+    )
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     spec = load_study_spec(args.study)
     url = resolve_url(args.storage)
     slots = worker_slots(workers=args.workers, gpus=args.gpus, per_gpu=args.workers_per_gpu)
     study = load_existing_study(
-        spec.name, url, hint=f"; create it with python -m tuner.launch --study {spec.path} --create-only"
+        spec.name,
+        url,
+        hint=f"; create it with python -m tuner.launch --study {spec.path} --create-only",
     )
     if spec.synthetic is None:
         # Every host must train on the same rows: compare with what the launcher recorded.

@@ -54,14 +54,21 @@ def create_study(
     study.set_user_attr("study_file", spec.path)
     study.set_user_attr("description", spec.description)
     study.set_user_attr("data_digest", data_digest)
-    held_out = ({"test_rows": spec.data.test_rows} if spec.data.evaluate_on == "test"
-                else {"validation_rows": list(spec.data.validation_rows)})
-    study.set_user_attr("data", {"train_rows": spec.data.train_rows,
-                                 "evaluate_on": spec.data.evaluate_on, **held_out})
+    held_out = (
+        {"test_rows": spec.data.test_rows}
+        if spec.data.evaluate_on == "test"
+        else {"validation_rows": list(spec.data.validation_rows)}
+    )
+    study.set_user_attr(
+        "data",
+        {"train_rows": spec.data.train_rows, "evaluate_on": spec.data.evaluate_on, **held_out},
+    )
     study.set_user_attr("capstone_rules", asdict(spec.capstone))
     study.set_user_attr("validation_constraints", asdict(spec.constraints))
     study.set_user_attr("sampler", json.loads(json.dumps(spec.sampler)))
-    study.set_metric_names([spec.metric])  # the dashboard's axes say val_accuracy, not "Objective 0"
+    study.set_metric_names(
+        [spec.metric]
+    )  # the dashboard's axes say val_accuracy, not "Objective 0"
     _write_note(study, spec, data_digest)
     return study
 
@@ -73,27 +80,38 @@ def study_note(spec: StudySpec, data_digest: str) -> str:
     """The study's description for the dashboard's note panel (Markdown)."""
     c, k, r = spec.constraints, spec.capstone, spec.robustness
     rows = spec.data.validation_rows
-    return "\n".join([
-        NOTE_HEADING,
-        "",
-        spec.description or "(the study file has no description)",
-        "",
-        f"- **Study file:** `{spec.path}`",
-        f"- **Data:** MNIST digest `{data_digest}`; training rows x_train[:{spec.data.train_rows}], "
-        f"validation rows {rows[0]}-{rows[1]}",
-        f"- **Objective:** {spec.direction} {spec.metric}" + (
-            f"; a trial within {r.margin} of feasible is re-trained on {r.extra_seeds} more seeds and "
-            f"scores mean {'-' if spec.direction == 'maximize' else '+'} std" if r.extra_seeds else ""),
-        f"- **Feasible during the search (validation{', worst seed' if r.extra_seeds else ''}):** "
-        f"val_accuracy >= {c.min_val_accuracy}, |train - val accuracy"
-        + (f" - {c.gap_offset}" if c.gap_offset else "") + f"| <= {c.max_gap}",
-        f"- **Capstone rules (test set, judged by the reporter):** test accuracy >= "
-        f"{k.min_test_accuracy}, |train - test accuracy| < {k.max_gap}, {k.epochs} epochs",
-        "",
-        "Each trial's user attributes hold train_accuracy, val_accuracy, gap, fit_seconds, "
-        "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch"
-        + ("; a re-trained one also seeds, val_accuracies, gaps, worst_gap and objective_bound." if r.extra_seeds else "."),
-    ])
+    return "\n".join(
+        [
+            NOTE_HEADING,
+            "",
+            spec.description or "(the study file has no description)",
+            "",
+            f"- **Study file:** `{spec.path}`",
+            f"- **Data:** MNIST digest `{data_digest}`; training rows x_train[:{spec.data.train_rows}], "
+            f"validation rows {rows[0]}-{rows[1]}",
+            f"- **Objective:** {spec.direction} {spec.metric}"
+            + (
+                f"; a trial within {r.margin} of feasible is re-trained on {r.extra_seeds} more seeds and "
+                f"scores mean {'-' if spec.direction == 'maximize' else '+'} std"
+                if r.extra_seeds
+                else ""
+            ),
+            f"- **Feasible during the search (validation{', worst seed' if r.extra_seeds else ''}):** "
+            f"val_accuracy >= {c.min_val_accuracy}, |train - val accuracy"
+            + (f" - {c.gap_offset}" if c.gap_offset else "")
+            + f"| <= {c.max_gap}",
+            f"- **Capstone rules (test set, judged by the reporter):** test accuracy >= "
+            f"{k.min_test_accuracy}, |train - test accuracy| < {k.max_gap}, {k.epochs} epochs",
+            "",
+            "Each trial's user attributes hold train_accuracy, val_accuracy, gap, fit_seconds, "
+            "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch"
+            + (
+                "; a re-trained one also seeds, val_accuracies, gaps, worst_gap and objective_bound."
+                if r.extra_seeds
+                else "."
+            ),
+        ]
+    )
 
 
 def _write_note(study: optuna.Study, spec: StudySpec, data_digest: str) -> None:

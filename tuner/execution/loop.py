@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 import warnings
-from typing import Iterator
+from collections.abc import Iterator
 
 import optuna
 from optuna.trial import TrialState
@@ -90,8 +90,10 @@ def interrupts_deferred() -> Iterator[None]:
     A Python-level handler, not a signal mask: TensorFlow's threads would take a masked signal.
     """
     received: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: received.append(signum))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:
@@ -142,7 +144,9 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
         try:
             while abandoned:
                 if fail_and_retry(study, abandoned[0]):
-                    log.warning("trial id %d was cut off by the outage: failed and re-queued", abandoned[0])
+                    log.warning(
+                        "trial id %d was cut off by the outage: failed and re-queued", abandoned[0]
+                    )
                 abandoned.pop(0)
             trial = _claim_trial(study, lock, spec, owner)
             if trial is None:
@@ -239,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--data")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(message)s"
+    )
     signal.signal(signal.SIGINT, _on_stop_signal)  # even if started ignoring it
     signal.signal(signal.SIGTERM, _on_stop_signal)  # docker stop -> clean FAIL
     spec = load_study_spec(args.study)

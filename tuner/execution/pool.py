@@ -50,11 +50,18 @@ def visible_gpus() -> list[str]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-            capture_output=True, text=True, check=False, timeout=30,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired):
         return []
-    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+    return (
+        [line.strip() for line in out.stdout.splitlines() if line.strip()]
+        if out.returncode == 0
+        else []
+    )
 
 
 def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[dict[str, str]]:
@@ -64,7 +71,9 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
     With no GPU visible at all, it says so in one line and falls back to `workers` CPU workers.
     """
     if workers < 1 or per_gpu < 1:
-        raise TunerError(f"--workers and --workers-per-gpu must be at least 1, got {workers} and {per_gpu}")
+        raise TunerError(
+            f"--workers and --workers-per-gpu must be at least 1, got {workers} and {per_gpu}"
+        )
     if gpus is not None:
         available = visible_gpus()
         if gpus.strip() == "all":
@@ -82,13 +91,19 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
                 )
             return [
                 # Memory on demand, so K workers can share one GPU (TensorFlow and JAX).
-                {"CUDA_VISIBLE_DEVICES": gpu, "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-                 "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+                {
+                    "CUDA_VISIBLE_DEVICES": gpu,
+                    "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+                    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+                }
                 for gpu in chosen
                 for _ in range(per_gpu)
             ]
-        print(f"no GPU visible (--gpus {gpus}); running {workers} CPU worker"
-              f"{'s' if workers != 1 else ''} instead", file=sys.stderr)
+        print(
+            f"no GPU visible (--gpus {gpus}); running {workers} CPU worker"
+            f"{'s' if workers != 1 else ''} instead",
+            file=sys.stderr,
+        )
     threads = max(1, (os.cpu_count() or 1) // workers)
     return [{"CUDA_VISIBLE_DEVICES": "", "TUNER_THREADS": str(threads)} for _ in range(workers)]
 
@@ -111,18 +126,37 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
     logs: list[Path] = []
     for index, slot in enumerate(slots):
         # The storage URL travels in the environment: a password never shows in `ps`.
-        env = {**os.environ, **slot, "TUNER_STORAGE": url, "TF_CPP_MIN_LOG_LEVEL": "3",
-               "PYTHONUNBUFFERED": "1"}
-        cmd = [sys.executable, "-m", "tuner.execution.loop", "--study", spec.path, "--index", str(index)]
+        env = {
+            **os.environ,
+            **slot,
+            "TUNER_STORAGE": url,
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "PYTHONUNBUFFERED": "1",
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "tuner.execution.loop",
+            "--study",
+            spec.path,
+            "--index",
+            str(index),
+        ]
         if data_path:
             cmd += ["--data", data_path]
         logs.append(log_dir / f"worker-{index}.log")
         with open(logs[-1], "w") as out:
-            procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
     progress = Progress(study)
     pids = ", ".join(str(p.pid) for p in procs)
-    print(f"{len(procs)} workers (pids {pids}) on study {spec.name!r}; logs in {log_dir}/", file=sys.stderr)
+    print(
+        f"{len(procs)} workers (pids {pids}) on study {spec.name!r}; logs in {log_dir}/",
+        file=sys.stderr,
+    )
     try:
         while live := [p for p in procs if p.poll() is None]:
             progress.show()
@@ -141,7 +175,10 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
     _fail_orphans(study, procs, reason="worker exited during the trial", retry=True)
     for proc, log in zip(procs, logs):
         if proc.returncode != 0:
-            print(f"worker exited with code {proc.returncode}: {_last_line(log)} (see {log})", file=sys.stderr)
+            print(
+                f"worker exited with code {proc.returncode}: {_last_line(log)} (see {log})",
+                file=sys.stderr,
+            )
     counts = progress.summary()
     target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
     # A worker that died (killed, out of memory) is reported above; the run succeeded if the
@@ -162,7 +199,9 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             p.wait()
 
 
-def _fail_orphans(study: optuna.Study, procs: list[subprocess.Popen], *, reason: str, retry: bool) -> None:
+def _fail_orphans(
+    study: optuna.Study, procs: list[subprocess.Popen], *, reason: str, retry: bool
+) -> None:
     """Fail RUNNING trials owned by our (now exited) workers, e.g. after a kill, without
     waiting for the heartbeat grace period; re-queue them unless the user is stopping. The
     reason shows in the dashboard like a worker's own."""
@@ -181,8 +220,10 @@ def _fail_orphans(study: optuna.Study, procs: list[subprocess.Popen], *, reason:
         if not is_connection_error(e):
             raise
         # Unreachable now: the heartbeat check fails these trials once the database is back.
-        print("storage unreachable; trials of stopped workers are failed by the heartbeat check later",
-              file=sys.stderr)
+        print(
+            "storage unreachable; trials of stopped workers are failed by the heartbeat check later",
+            file=sys.stderr,
+        )
 
 
 def _last_line(path: Path) -> str:
@@ -209,7 +250,9 @@ class Progress:
         if best is None:
             best_text = "best -"
         else:
-            best_text = f"best {'feasible' if feasible else 'INFEASIBLE'} {best.value:.4f} (#{best.number})"
+            best_text = (
+                f"best {'feasible' if feasible else 'INFEASIBLE'} {best.value:.4f} (#{best.number})"
+            )
         elapsed = time.monotonic() - self.start
         rate = (counts.finished - self.start_finished) / max(elapsed, 1e-9) * 60
         text = (
@@ -232,7 +275,10 @@ class Progress:
             text = text[: shutil.get_terminal_size().columns - 1]
             print("\r" + text.ljust(len(self._last)), end="", file=sys.stderr, flush=True)
             self._last = text
-        elif text.split("|")[0] != self._last.split("|")[0] or time.monotonic() - self._last_print > 30:
+        elif (
+            text.split("|")[0] != self._last.split("|")[0]
+            or time.monotonic() - self._last_print > 30
+        ):
             print(text, file=sys.stderr, flush=True)
             self._last, self._last_print = text, time.monotonic()
 

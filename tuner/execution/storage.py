@@ -15,8 +15,8 @@ import os
 import re
 import sqlite3
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import optuna
 import sqlalchemy
@@ -46,7 +46,10 @@ MAX_OVERFLOW = 1
 def heartbeat_settings() -> tuple[int, int]:
     """(heartbeat seconds, grace seconds) from the environment, checked."""
     values = []
-    for name, default in ((HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS), (GRACE_ENV, DEFAULT_GRACE_SECONDS)):
+    for name, default in (
+        (HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS),
+        (GRACE_ENV, DEFAULT_GRACE_SECONDS),
+    ):
         raw = os.environ.get(name, "").strip() or str(default)
         if not raw.isdigit() or int(raw) < 1:
             raise TunerError(f"${name} must be a whole number of seconds >= 1, got {raw!r}")
@@ -70,14 +73,18 @@ def resolve_url(url: str | None) -> str:
     try:
         parsed = make_url(url)
     except Exception:
-        raise TunerError(f"malformed storage URL {redact(url)!r} (e.g. postgresql://user:pass@host:5432/db)") from None
+        raise TunerError(
+            f"malformed storage URL {redact(url)!r} (e.g. postgresql://user:pass@host:5432/db)"
+        ) from None
     backend = parsed.get_backend_name()
     if backend in ("postgresql", "postgres"):
         # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2.
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg2")
     elif backend != "sqlite":
-        raise TunerError(f"unsupported storage {redact(url)!r}: use postgresql://... or sqlite:///path")
+        raise TunerError(
+            f"unsupported storage {redact(url)!r}: use postgresql://... or sqlite:///path"
+        )
     return parsed.render_as_string(hide_password=False)
 
 
@@ -132,7 +139,9 @@ def open_storage(url: str, *, create: bool = False) -> optuna.storages.RDBStorag
             # same moment: they exist now, so the next attempt finds them.
             if create and _CREATION_RACE.search(str(e)) and attempt < 2:
                 continue
-            raise TunerError(f"cannot open storage {redact(url)}: {describe_db_error(e, url)}") from None
+            raise TunerError(
+                f"cannot open storage {redact(url)}: {describe_db_error(e, url)}"
+            ) from None
     raise AssertionError("unreachable")
 
 
@@ -151,9 +160,15 @@ _POSTGRES_CONNECT_ARGS = {
 }
 
 _HINTS = (  # (driver message pattern, what to do), first match wins
-    (r'relation "\w+" does not exist|no such table', "the database has no tuner tables: "
-     "create the study with python -m tuner.launch --create-only"),
-    (r'database "[^"]+" does not exist', "create the database first (e.g. createdb), or fix the URL"),
+    (
+        r'relation "\w+" does not exist|no such table',
+        "the database has no tuner tables: "
+        "create the study with python -m tuner.launch --create-only",
+    ),
+    (
+        r'database "[^"]+" does not exist',
+        "create the database first (e.g. createdb), or fix the URL",
+    ),
     (r'role "[^"]+" does not exist', "check the user in the URL"),
     (r"password authentication failed", "check the user and password in the URL"),
     (r"could not translate host name", "check the host name in the URL"),
@@ -185,8 +200,14 @@ def is_connection_error(error: BaseException) -> bool:
     Optuna wraps driver errors in StorageInternalError, so the whole chain is searched.
     """
     for candidate in _chain(error):
-        if isinstance(candidate, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
-                                  sqlalchemy.exc.DisconnectionError)):
+        if isinstance(
+            candidate,
+            (
+                sqlalchemy.exc.OperationalError,
+                sqlalchemy.exc.InterfaceError,
+                sqlalchemy.exc.DisconnectionError,
+            ),
+        ):
             return True
         if getattr(candidate, "connection_invalidated", False):
             return True
@@ -259,10 +280,14 @@ def fail_beatless_trials(study: optuna.Study) -> int:
 def _prepare_sqlite(url: str, *, create: bool) -> None:
     database = make_url(url).database
     if not database or database == ":memory:":
-        raise TunerError("an in-memory SQLite storage cannot be shared by workers; give a file path")
+        raise TunerError(
+            "an in-memory SQLite storage cannot be shared by workers; give a file path"
+        )
     path = Path(database)
     if not create and not path.exists():
-        raise TunerError(f"storage file {path} does not exist; create the study with tuner.launch first")
+        raise TunerError(
+            f"storage file {path} does not exist; create the study with tuner.launch first"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     # WAL lets readers (dashboard, progress) work while a worker writes; it persists in the file.
     with contextlib.closing(sqlite3.connect(path, timeout=60)) as conn:
@@ -302,7 +327,6 @@ class BudgetLock:
             with self._engine.begin() as conn:
                 conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.key})
                 yield
-
 
 
 def artifact_dir() -> Path:

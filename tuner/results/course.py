@@ -52,47 +52,79 @@ class Exercise:
 
 EXERCISES = (
     Exercise(
-        "course_2_2_structure", "2.2", "Network structure",
+        "course_2_2_structure",
+        "2.2",
+        "Network structure",
         "Hidden layers A = 256 then 128, B = 256 then 128 x3, or C = 256 then 1568?",
-        "256-128", "A is the answer.",
-        names={"256-128": "A: 256-128", "256-128-128-128": "B: 256-128-128-128",
-               "256-1568": "C: 256-1568"},
+        "256-128",
+        "A is the answer.",
+        names={
+            "256-128": "A: 256-128",
+            "256-128-128-128": "B: 256-128-128-128",
+            "256-1568": "C: 256-1568",
+        },
     ),
     Exercise(
-        "course_2_3_dropout", "2.3", "Dropout",
+        "course_2_3_dropout",
+        "2.3",
+        "Dropout",
         "No dropout, or dropout 0.5 after the second hidden layer? Compare the train and "
         "test accuracy curves.",
-        "0.5", "Dropout curbs overfitting: train and test accuracy stay closer. The verdict "
+        "0.5",
+        "Dropout curbs overfitting: train and test accuracy stay closer. The verdict "
         "compares abs(train - test) accuracy, train accuracy evaluated after training (dropout off).",
-        metric="abs_gap", names={"0.0": "no dropout", "0.5": "dropout 0.5"}, curves=True,
+        metric="abs_gap",
+        names={"0.0": "no dropout", "0.5": "dropout 0.5"},
+        curves=True,
     ),
     Exercise(
-        "course_2_4_activation", "2.4", "Activation function",
-        "Sigmoid or ReLU in the hidden layers?", None,
+        "course_2_4_activation",
+        "2.4",
+        "Activation function",
+        "Sigmoid or ReLU in the hidden layers?",
+        None,
         "The exercise names no answer; the table reports what the runs favour.",
     ),
     Exercise(
-        "course_2_5_loss", "2.5", "Loss function",
-        "Mean squared error or categorical cross-entropy?", None,
+        "course_2_5_loss",
+        "2.5",
+        "Loss function",
+        "Mean squared error or categorical cross-entropy?",
+        None,
         "The exercise names no answer; the table reports what the runs favour.",
     ),
     Exercise(
-        "course_2_6_optimizer", "2.6", "Optimizer",
+        "course_2_6_optimizer",
+        "2.6",
+        "Optimizer",
         "SGD, SGD with momentum, Adam, RMSprop, Adagrad or Adadelta (each at four learning rates)?",
-        None, "The exercise names no answer; the table reports what the runs favour.",
+        None,
+        "The exercise names no answer; the table reports what the runs favour.",
         group_by="optimizer",
     ),
     Exercise(
-        "course_2_7_learning_rate", "2.7", "Learning rate",
-        "SGD learning rate 0.01, 0.1 or 1.0?", "0.1", "0.1 is the answer.",
+        "course_2_7_learning_rate",
+        "2.7",
+        "Learning rate",
+        "SGD learning rate 0.01, 0.1 or 1.0?",
+        "0.1",
+        "0.1 is the answer.",
     ),
     Exercise(
-        "course_2_8_batch_size", "2.8", "Batch size",
-        "Batch size 16, 32 or 64?", "64", "64 is the answer.",
+        "course_2_8_batch_size",
+        "2.8",
+        "Batch size",
+        "Batch size 16, 32 or 64?",
+        "64",
+        "64 is the answer.",
     ),
     Exercise(
-        "course_2_9_epochs", "2.9", "Epochs",
-        "5, 10 or 60 epochs (1,500 training rows, no dropout)?", "10", "10 is the answer.",
+        "course_2_9_epochs",
+        "2.9",
+        "Epochs",
+        "5, 10 or 60 epochs (1,500 training rows, no dropout)?",
+        "10",
+        "10 is the answer.",
     ),
 )
 
@@ -168,11 +200,20 @@ def _run(trial: FrozenTrial) -> Run | None:
     attrs = trial.user_attrs
     if trial.state == TrialState.COMPLETE and "val_accuracy" in attrs:
         # In an exercise study the held-out split is the test rows (evaluate_on = "test").
-        return Run(attrs["seed"], attrs["val_accuracy"], attrs["train_accuracy"], attrs["gap"],
-                   False, attrs.get("history", {}))
+        return Run(
+            attrs["seed"],
+            attrs["val_accuracy"],
+            attrs["train_accuracy"],
+            attrs["gap"],
+            False,
+            attrs.get("history", {}),
+        )
     history = attrs.get("history", {})
-    if trial.state == TrialState.PRUNED and attrs.get("prune_reason") == "diverged" \
-            and history.get("val_accuracy"):
+    if (
+        trial.state == TrialState.PRUNED
+        and attrs.get("prune_reason") == "diverged"
+        and history.get("val_accuracy")
+    ):
         # Stopped at a NaN loss: its weights are NaN from there on, so its test accuracy at
         # that epoch is what training on would have ended with.
         return Run(attrs["seed"], history["val_accuracy"][-1], None, None, True, history)
@@ -186,11 +227,16 @@ def summarize(study: optuna.Study, exercise: Exercise) -> Summary:
     if not finished:
         raise ValueError(f"study {study.study_name!r} has no finished runs")
     distributions = finished[0][0].distributions
-    grid = {name: list(d.choices) for name, d in distributions.items()
-            if isinstance(d, CategoricalDistribution)}
+    grid = {
+        name: list(d.choices)
+        for name, d in distributions.items()
+        if isinstance(d, CategoricalDistribution)
+    }
     searched = [name for name in grid if name != REPEAT]
-    options = [Option(option_label(dict(zip(searched, values)), searched), dict(zip(searched, values)))
-               for values in itertools.product(*(grid[name] for name in searched))]
+    options = [
+        Option(option_label(dict(zip(searched, values)), searched), dict(zip(searched, values)))
+        for values in itertools.product(*(grid[name] for name in searched))
+    ]
     by_label = {o.label: o for o in options}
     seen: set[tuple[str, Any]] = set()
     duplicates = 0
@@ -203,10 +249,20 @@ def summarize(study: optuna.Study, exercise: Exercise) -> Summary:
         seen.add(key)
         by_label[label].runs.append(run)
     configs = [t.user_attrs.get("config", {}) for t, _ in finished]
-    shared = {k: v for k, v in configs[0].items()
-              if k not in searched and k != REPEAT and all(c.get(k) == v for c in configs)}
-    return Summary(exercise, options, searched, len(grid.get(REPEAT, [None])), shared,
-                   dict(study.user_attrs.get("data", {})), duplicates)
+    shared = {
+        k: v
+        for k, v in configs[0].items()
+        if k not in searched and k != REPEAT and all(c.get(k) == v for c in configs)
+    }
+    return Summary(
+        exercise,
+        options,
+        searched,
+        len(grid.get(REPEAT, [None])),
+        shared,
+        dict(study.user_attrs.get("data", {})),
+        duplicates,
+    )
 
 
 def t_sf(t: float, df: float) -> float:
@@ -223,15 +279,18 @@ def _betainc(a: float, b: float, x: float) -> float:
         return 1.0
     if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
         return 1.0 - _betainc(b, a, 1.0 - x)
-    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                 + a * math.log(x) + b * math.log1p(-x))
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    )
     tiny = 1e-300
     c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
     d = 1.0 / (d if abs(d) > tiny else tiny)
     fraction = d
     for m in range(1, 500):
-        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+        for numerator in (
+            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
+        ):
             d = 1.0 + numerator * d
             d = 1.0 / (d if abs(d) > tiny else tiny)
             c = 1.0 + numerator / c
@@ -267,17 +326,23 @@ def judge(summary: Summary) -> Verdict:
     sign = METRICS[metric][1]
     measured = [o for o in summary.options if len(o.values(metric)) >= 2]
     if len(measured) < 2:
-        return Verdict("no data", "not enough runs to compare (at least 2 options with 2 runs each)")
+        return Verdict(
+            "no data", "not enough runs to compare (at least 2 options with 2 runs each)"
+        )
     best = max(measured, key=lambda o: sign * o.mean(metric))
     name = lambda o: ex.names.get(o.label, o.label)  # noqa: E731
     names = lambda opts: ", ".join(name(o) for o in opts)  # noqa: E731
     if ex.expected is None:
         ties = [o for o in measured if o is not best and not beats(best, o, metric) < ALPHA]
         if not ties:
-            return Verdict("best", f"{name(best)} is best, beyond noise (beats every other "
-                                   f"option, p < {ALPHA})")
-        return Verdict("no clear best", f"{name(best)} has the best mean, but cannot be told "
-                                        f"apart from {names(ties)}")
+            return Verdict(
+                "best",
+                f"{name(best)} is best, beyond noise (beats every other option, p < {ALPHA})",
+            )
+        return Verdict(
+            "no clear best",
+            f"{name(best)} has the best mean, but cannot be told apart from {names(ties)}",
+        )
     answer = summary.option(ex.expected)
     if answer is None or answer not in measured:
         return Verdict("no data", f"the course's answer {ex.expected} has fewer than 2 runs")
@@ -286,11 +351,18 @@ def judge(summary: Summary) -> Verdict:
     ties = [o for o in others if o not in better and not beats(answer, o, metric) < ALPHA]
     if better:
         verb = "beats" if len(better) == 1 else "beat"
-        return Verdict("fails", f"the course's answer does not hold up: {names(better)} {verb} "
-                                f"{name(answer)} beyond noise")
+        return Verdict(
+            "fails",
+            f"the course's answer does not hold up: {names(better)} {verb} "
+            f"{name(answer)} beyond noise",
+        )
     if not ties:
-        return Verdict("holds", f"the course's answer holds: {name(answer)} beats every other "
-                                f"option beyond noise")
+        return Verdict(
+            "holds",
+            f"the course's answer holds: {name(answer)} beats every other option beyond noise",
+        )
     lead = "" if best is answer else f"; {name(best)} has the better mean"
-    return Verdict("not shown", f"not shown: {name(answer)} cannot be told apart from "
-                                f"{names(ties)} within noise{lead}")
+    return Verdict(
+        "not shown",
+        f"not shown: {name(answer)} cannot be told apart from {names(ties)} within noise{lead}",
+    )

@@ -10,8 +10,8 @@ import socketserver
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import optuna
@@ -49,12 +49,18 @@ def serve(study: optuna.Study, *, host: str = DEFAULT_HOST, port: int = DEFAULT_
     artifacts = FileSystemArtifactStore(artifact_dir())
     app = optuna_dashboard.wsgi(study._storage, artifact_store=artifacts)
     try:
-        server = make_server(host, port, app, server_class=_ThreadedServer, handler_class=_QuietHandler)
+        server = make_server(
+            host, port, app, server_class=_ThreadedServer, handler_class=_QuietHandler
+        )
     except OSError as e:
-        raise TunerError(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another --port") from None
+        raise TunerError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}; pick another --port"
+        ) from None
     # Port 0 asks the system for a free port: print the one we got.
-    print(f"dashboard for study {study.study_name!r}: {study_url(host, server.server_port, study)}",
-          flush=True)
+    print(
+        f"dashboard for study {study.study_name!r}: {study_url(host, server.server_port, study)}",
+        flush=True,
+    )
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # the launcher stops us with SIGTERM
     try:
         server.serve_forever()
@@ -85,8 +91,9 @@ def start_beside(study: str, url: str, *, port: int, log_dir: Path) -> Iterator[
     cmd = [sys.executable, "-m", "tuner.dashboard", "--study", study, "--port", str(port)]
     with open(log, "w") as out:
         # Its own session: Ctrl-C on the launcher does not reach it; we stop it below.
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield _wait_for_url(proc, log)
     finally:

@@ -16,7 +16,9 @@ from tuner.execution.storage import redact
 from tuner.study.record import best_trial, is_feasible
 
 
-def build_export(study: optuna.Study, url: str, *, trial_number: int | None = None) -> dict[str, Any]:
+def build_export(
+    study: optuna.Study, url: str, *, trial_number: int | None = None
+) -> dict[str, Any]:
     from tuner.training.backend import versions
     from tuner.training.model import build_model
 
@@ -33,7 +35,9 @@ def build_export(study: optuna.Study, url: str, *, trial_number: int | None = No
         "study": study.study_name,
         "best_trial": trial.number,
         "feasible": feasible,
-        "note": None if feasible else "no trial met the constraints; this is the best infeasible one",
+        "note": None
+        if feasible
+        else "no trial met the constraints; this is the best infeasible one",
         "params": trial.params,
         "config": config,
         "seed": trial.user_attrs.get("seed"),
@@ -67,7 +71,11 @@ def build_export(study: optuna.Study, url: str, *, trial_number: int | None = No
 def _complete_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
     """A chosen trial, e.g. the one the reporter found robust on the capstone test set."""
     matches = [t for t in study.get_trials(deepcopy=False) if t.number == number]
-    if not matches or matches[0].state != optuna.trial.TrialState.COMPLETE or "config" not in matches[0].user_attrs:
+    if (
+        not matches
+        or matches[0].state != optuna.trial.TrialState.COMPLETE
+        or "config" not in matches[0].user_attrs
+    ):
         raise TunerError(f"study {study.study_name!r} has no complete trial #{number} to export")
     return matches[0]
 

@@ -25,7 +25,9 @@ def plot_learning_curves(
     # Figure without pyplot: no global backend or state, safe in any process (Agg canvas).
     from matplotlib.figure import Figure
 
-    drawable = {label: h for label, h in histories.items() if any(h.get(key) for key, _, _ in CURVES)}
+    drawable = {
+        label: h for label, h in histories.items() if any(h.get(key) for key, _, _ in CURVES)
+    }
     if not drawable:
         raise TunerError("no learning curves to plot: no history has 'accuracy' or 'val_accuracy'")
     fig = Figure(figsize=(8, 5), layout="constrained")
@@ -36,7 +38,15 @@ def plot_learning_curves(
             values = history.get(key) or []
             if values:
                 epochs = range(1, len(values) + 1)
-                ax.plot(epochs, values, style, color=color, marker="o", markersize=3, label=f"{label} {name}")
+                ax.plot(
+                    epochs,
+                    values,
+                    style,
+                    color=color,
+                    marker="o",
+                    markersize=3,
+                    label=f"{label} {name}",
+                )
     ax.set_title(title or "model accuracy")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
@@ -62,8 +72,11 @@ def write_study_html(study: optuna.Study, out_dir: Path) -> list[Path]:
     figures = {"optimization_history": vis.plot_optimization_history(study)}
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if len(complete) < 2:
-        log.warning("no parameter importances: they need 2 complete trials, study %r has %d",
-                    study.study_name, len(complete))
+        log.warning(
+            "no parameter importances: they need 2 complete trials, study %r has %d",
+            study.study_name,
+            len(complete),
+        )
     else:
         try:
             figures["param_importances"] = vis.plot_param_importances(study)
@@ -81,8 +94,11 @@ def write_study_html(study: optuna.Study, out_dir: Path) -> list[Path]:
 def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
     """The k best complete trials with curves: feasible ones first, then by objective."""
     sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
-    trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-              if t.value is not None and t.user_attrs.get("history")]
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.value is not None and t.user_attrs.get("history")
+    ]
     return sorted(trials, key=lambda t: (not is_feasible(t), sign * t.value))[:k]
 
 
@@ -90,9 +106,13 @@ def write_study_plots(study: optuna.Study, out_dir: Path, *, top: int = 5) -> li
     """Everything `python -m tuner.plots` writes; checks first so a failure writes nothing."""
     best = top_trials(study, top)
     if not best:
-        raise TunerError(f"study {study.study_name!r} has no complete trial with learning curves to plot")
+        raise TunerError(
+            f"study {study.study_name!r} has no complete trial with learning curves to plot"
+        )
     histories = {
-        f"trial {t.number} ({t.value:.3f}{'' if is_feasible(t) else ', infeasible'})": t.user_attrs["history"]
+        f"trial {t.number} ({t.value:.3f}{'' if is_feasible(t) else ', infeasible'})": t.user_attrs[
+            "history"
+        ]
         for t in best
     }
     title = f"{study.study_name}: top {len(best)} trials, accuracy per epoch (dashed train, solid validation)"

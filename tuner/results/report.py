@@ -111,8 +111,15 @@ def accuracy(model, split: Split) -> float:
 
 
 def judge(
-    config: dict[str, Any], *, label: str, trial_number: int | None, raw: RawMnist,
-    seeds: list[int], rules: Capstone, threshold: float, stop_early: bool = False,
+    config: dict[str, Any],
+    *,
+    label: str,
+    trial_number: int | None,
+    raw: RawMnist,
+    seeds: list[int],
+    rules: Capstone,
+    threshold: float,
+    stop_early: bool = False,
 ) -> Judgement:
     from tuner.training.objective import fit_and_measure
 
@@ -122,19 +129,40 @@ def judge(
     allowed_failures = len(seeds) - math.ceil(threshold * len(seeds) - 1e-9)
     for seed in seeds:
         if stop_early and sum(not r.passed for r in runs) > allowed_failures:
-            print(f"  {label}: {len(runs) - sum(r.passed for r in runs)} failures, it can no longer "
-                  f"reach the {threshold:.0%} threshold; next candidate", flush=True)
+            print(
+                f"  {label}: {len(runs) - sum(r.passed for r in runs)} failures, it can no longer "
+                f"reach the {threshold:.0%} threshold; next candidate",
+                flush=True,
+            )
             break
         # The course plots accuracy and val_accuracy with the test set as validation data.
         result = fit_and_measure(config, train, test, seed=seed)
         test_acc = accuracy(result["model"], test)
         train_acc = accuracy(result["model"], train)
-        verdict = check_rules(test_accuracy=test_acc, train_accuracy=train_acc,
-                              epochs=config["epochs"], data_unchanged=unchanged, rules=rules)
-        runs.append(SeedRun(seed, test_acc, train_acc, result["history"]["accuracy"][-1],
-                            train_acc - test_acc, config["epochs"], verdict, result["history"]))
-        print(f"  {label} seed {seed}: test {test_acc:.4f} train {train_acc:.4f} "
-              f"gap {train_acc - test_acc:+.4f} {'PASS' if runs[-1].passed else 'fail'}", flush=True)
+        verdict = check_rules(
+            test_accuracy=test_acc,
+            train_accuracy=train_acc,
+            epochs=config["epochs"],
+            data_unchanged=unchanged,
+            rules=rules,
+        )
+        runs.append(
+            SeedRun(
+                seed,
+                test_acc,
+                train_acc,
+                result["history"]["accuracy"][-1],
+                train_acc - test_acc,
+                config["epochs"],
+                verdict,
+                result["history"],
+            )
+        )
+        print(
+            f"  {label} seed {seed}: test {test_acc:.4f} train {train_acc:.4f} "
+            f"gap {train_acc - test_acc:+.4f} {'PASS' if runs[-1].passed else 'fail'}",
+            flush=True,
+        )
     return Judgement(label, config, trial_number, runs, threshold, len(seeds))
 
 
@@ -166,23 +194,36 @@ def seed_table(j: Judgement) -> list[str]:
     ]
     for r in j.runs:
         marks = " | ".join("ok" if r.rules[rule] else "FAIL" for rule in RULES)
-        lines.append(f"| {r.seed} | {r.test_accuracy:.4f} | {r.train_accuracy:.4f} | "
-                     f"{r.epoch_log_accuracy:.4f} | {r.gap:+.4f} | {r.epochs} | {marks} | "
-                     f"{'PASS' if r.passed else 'fail'} |")
+        lines.append(
+            f"| {r.seed} | {r.test_accuracy:.4f} | {r.train_accuracy:.4f} | "
+            f"{r.epoch_log_accuracy:.4f} | {r.gap:+.4f} | {r.epochs} | {marks} | "
+            f"{'PASS' if r.passed else 'fail'} |"
+        )
     return lines
 
 
-def write_markdown(path: Path, *, title: str, rules: Capstone, chosen: Judgement | None,
-                   judged: list[Judgement], baseline: Judgement | None) -> None:
+def write_markdown(
+    path: Path,
+    *,
+    title: str,
+    rules: Capstone,
+    chosen: Judgement | None,
+    judged: list[Judgement],
+    baseline: Judgement | None,
+) -> None:
     lines = [f"# Capstone report: {title}", ""]
-    lines.append(f"Rules: test accuracy >= {rules.min_test_accuracy}, |train - test| < "
-                 f"{rules.max_gap}, exactly {rules.epochs} epochs, data definitions unchanged "
-                 f"(x_train[:6000], x_test[:10000], raw 0-255, one-hot).")
+    lines.append(
+        f"Rules: test accuracy >= {rules.min_test_accuracy}, |train - test| < "
+        f"{rules.max_gap}, exactly {rules.epochs} epochs, data definitions unchanged "
+        f"(x_train[:6000], x_test[:10000], raw 0-255, one-hot)."
+    )
     lines.append("")
     if chosen is not None:
         lo, hi = chosen.interval
-        lines.append(f"**Verdict: {chosen.label} is robust**: passes {chosen.passes}/{len(chosen.runs)} "
-                     f"seeds (pass rate {chosen.pass_rate:.2f}, Wilson 95% [{lo:.2f}, {hi:.2f}]).")
+        lines.append(
+            f"**Verdict: {chosen.label} is robust**: passes {chosen.passes}/{len(chosen.runs)} "
+            f"seeds (pass rate {chosen.pass_rate:.2f}, Wilson 95% [{lo:.2f}, {hi:.2f}])."
+        )
     else:
         lines.append("**Verdict: no candidate reached the pass-rate threshold.**")
     lines.append("")
@@ -190,22 +231,44 @@ def write_markdown(path: Path, *, title: str, rules: Capstone, chosen: Judgement
     lines.append("|" + "---|" * (3 + len(RULES)))
     for j in judged + ([baseline] if baseline else []):
         lo, hi = j.interval
-        label = j.label + (f" (stopped after {len(j.runs)} of {j.planned_seeds} seeds)" if j.stopped_early else "")
-        per_rule = " | ".join(f"{sum(r.rules[rule] for r in j.runs)}/{len(j.runs)}" for rule in RULES)
+        label = j.label + (
+            f" (stopped after {len(j.runs)} of {j.planned_seeds} seeds)" if j.stopped_early else ""
+        )
+        per_rule = " | ".join(
+            f"{sum(r.rules[rule] for r in j.runs)}/{len(j.runs)}" for rule in RULES
+        )
         lines.append(f"| {label} | {j.pass_rate:.2f} | [{lo:.2f}, {hi:.2f}] | {per_rule} |")
     for j in judged + ([baseline] if baseline else []):
-        lines += ["", f"## {j.label}", "", "```json", json.dumps(j.config, sort_keys=True), "```", ""]
+        lines += [
+            "",
+            f"## {j.label}",
+            "",
+            "```json",
+            json.dumps(j.config, sort_keys=True),
+            "```",
+            "",
+        ]
         lines += seed_table(j)
         lines.append("")
         for rule in RULES:
             n = sum(r.rules[rule] for r in j.runs)
-            verdict = "holds" if n == len(j.runs) else ("fails" if n == 0 else "holds on some seeds")
+            verdict = (
+                "holds" if n == len(j.runs) else ("fails" if n == 0 else "holds on some seeds")
+            )
             lines.append(f"- {rule}: {verdict} ({n}/{len(j.runs)} seeds)")
     path.write_text("\n".join(lines) + "\n")
 
 
-def write_artifacts(out: Path, *, name: str, rules: Capstone, chosen: Judgement | None,
-                     judged: list[Judgement], baseline: Judgement | None, study: optuna.Study | None) -> None:
+def write_artifacts(
+    out: Path,
+    *,
+    name: str,
+    rules: Capstone,
+    chosen: Judgement | None,
+    judged: list[Judgement],
+    baseline: Judgement | None,
+    study: optuna.Study | None,
+) -> None:
     from tuner.results.plots import plot_learning_curves, write_study_html
 
     out.mkdir(parents=True, exist_ok=True)
@@ -213,8 +276,11 @@ def write_artifacts(out: Path, *, name: str, rules: Capstone, chosen: Judgement 
     for j in judged + ([baseline] if baseline else []):
         slug = j.label.replace(" ", "_")
         histories = {f"seed {r.seed}": r.history for r in j.runs}
-        files.append(plot_learning_curves(histories, out / f"curves_{slug}.png",
-                                          title=f"{name}: {j.label} (capstone split)"))
+        files.append(
+            plot_learning_curves(
+                histories, out / f"curves_{slug}.png", title=f"{name}: {j.label} (capstone split)"
+            )
+        )
     if study is not None:
         files += write_study_html(study, out)
     payload = {
@@ -225,7 +291,9 @@ def write_artifacts(out: Path, *, name: str, rules: Capstone, chosen: Judgement 
         "baseline": baseline.summary() if baseline else None,
     }
     write_json_atomically(payload, out / "report.json")
-    write_markdown(out / "report.md", title=name, rules=rules, chosen=chosen, judged=judged, baseline=baseline)
+    write_markdown(
+        out / "report.md", title=name, rules=rules, chosen=chosen, judged=judged, baseline=baseline
+    )
     files += [out / "report.json", out / "report.md"]
     if study is not None:
         attach(study, files)

@@ -19,7 +19,12 @@ _DECIMALS = 10  # accuracies are k/6000 and k/10000: round away float noise befo
 
 
 def check_rules(
-    *, test_accuracy: float, train_accuracy: float, epochs: int, data_unchanged: bool, rules: Capstone
+    *,
+    test_accuracy: float,
+    train_accuracy: float,
+    epochs: int,
+    data_unchanged: bool,
+    rules: Capstone,
 ) -> dict[str, bool]:
     gap = round(abs(train_accuracy - test_accuracy), _DECIMALS)
     return {
@@ -35,8 +40,12 @@ def data_definitions_unchanged(train: Split, test: Split, raw: RawMnist) -> bool
     want_train, want_test = capstone_train(raw), capstone_test(raw)
     return all(
         a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
-        for a, b in ((train.x, want_train.x), (train.y, want_train.y),
-                     (test.x, want_test.x), (test.y, want_test.y))
+        for a, b in (
+            (train.x, want_train.x),
+            (train.y, want_train.y),
+            (test.x, want_test.x),
+            (test.y, want_test.y),
+        )
     )
 
 

@@ -90,8 +90,19 @@ METRICS = {"val_accuracy": "maximize", "val_loss": "minimize", "capstone_margin"
 EVALUATE_ON = ("validation", "test")
 
 _SECTIONS = {
-    "name", "description", "n_trials", "metric", "data", "constraints", "capstone",
-    "sampler", "pruner", "space", "overfit", "robustness", "synthetic",
+    "name",
+    "description",
+    "n_trials",
+    "metric",
+    "data",
+    "constraints",
+    "capstone",
+    "sampler",
+    "pruner",
+    "space",
+    "overfit",
+    "robustness",
+    "synthetic",
 }
 
 
@@ -265,8 +276,11 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
     if metric not in METRICS:
         raise fail("metric", f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
     if metric == "capstone_margin" and "synthetic" in raw:
-        raise fail("metric", "capstone_margin needs a real train accuracy; synthetic studies "
-                             "support val_accuracy and val_loss")
+        raise fail(
+            "metric",
+            "capstone_margin needs a real train accuracy; synthetic studies "
+            "support val_accuracy and val_loss",
+        )
 
     data = _parse_table(raw, "data", DataSpec, fail)
     if isinstance(data.validation_rows, list):
@@ -276,7 +290,9 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
     capstone = _parse_table(raw, "capstone", Capstone, fail)
     robustness = _parse_table(raw, "robustness", Robustness, fail)
     if not isinstance(robustness.extra_seeds, int) or robustness.extra_seeds > 20:
-        raise fail("robustness.extra_seeds", f"must be an integer in 0..20, got {robustness.extra_seeds!r}")
+        raise fail(
+            "robustness.extra_seeds", f"must be an integer in 0..20, got {robustness.extra_seeds!r}"
+        )
 
     space_raw = raw.get("space", {})
     if not isinstance(space_raw, dict):
@@ -294,8 +310,11 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
     if sampler.get("name") == "grid":
         size = grid_size({p.name: p.choices for p in space.values() if p.kind == "categorical"})
         if n_trials > size:
-            raise fail("n_trials", f"{n_trials} is more than the grid's {size} points; "
-                                   f"use n_trials = {size} to run each point once")
+            raise fail(
+                "n_trials",
+                f"{n_trials} is more than the grid's {size} points; "
+                f"use n_trials = {size} to run each point once",
+            )
     try:
         _build_pruner(pruner)
     except (TypeError, ValueError) as e:
@@ -351,7 +370,9 @@ def _parse_overfit(table: Any, fail) -> OverfitSpec:
     if "rules" in values:
         rules = values["rules"]
         if not isinstance(rules, list) or any(r not in OVERFIT_RULES for r in rules):
-            raise fail("overfit.rules", f"must be a list drawn from {list(OVERFIT_RULES)}, got {rules!r}")
+            raise fail(
+                "overfit.rules", f"must be a list drawn from {list(OVERFIT_RULES)}, got {rules!r}"
+            )
         values["rules"] = tuple(dict.fromkeys(rules))
     for key, lowest in (("warmup_epochs", 0), ("patience", 1), ("eval_rows", 1)):
         value = values.get(key, lowest)
@@ -359,7 +380,9 @@ def _parse_overfit(table: Any, fail) -> OverfitSpec:
             raise fail(f"overfit.{key}", f"must be an integer >= {lowest}, got {value!r}")
     gap = values.get("max_gap", 0.0)
     if not isinstance(gap, (int, float)) or isinstance(gap, bool) or not 0 <= gap <= 1:
-        raise fail("overfit.max_gap", f"must be a number in [0, 1] (an accuracy difference), got {gap!r}")
+        raise fail(
+            "overfit.max_gap", f"must be a number in [0, 1] (an accuracy difference), got {gap!r}"
+        )
     return OverfitSpec(**values)
 
 
@@ -367,17 +390,22 @@ def _check_data(data: DataSpec, given: set[str], fail) -> None:
     if not isinstance(data.train_rows, int) or not 1 <= data.train_rows <= 60000:
         raise fail("data.train_rows", f"must be an integer in 1..60000, got {data.train_rows!r}")
     if data.evaluate_on not in EVALUATE_ON:
-        raise fail("data.evaluate_on", f"must be \"validation\" or \"test\", got {data.evaluate_on!r}")
+        raise fail("data.evaluate_on", f'must be "validation" or "test", got {data.evaluate_on!r}')
     if data.evaluate_on == "test":
         if "validation_rows" in given:
-            raise fail("data.validation_rows", "is not used with evaluate_on = \"test\" "
-                                               "(trials are measured on x_test[:test_rows]); remove it")
+            raise fail(
+                "data.validation_rows",
+                'is not used with evaluate_on = "test" '
+                "(trials are measured on x_test[:test_rows]); remove it",
+            )
         if not isinstance(data.test_rows, int) or not 1 <= data.test_rows <= 10000:
             raise fail("data.test_rows", f"must be an integer in 1..10000, got {data.test_rows!r}")
         return
     if "test_rows" in given:
-        raise fail("data.test_rows", "is only used with evaluate_on = \"test\"; "
-                                     "the validation split never reads x_test")
+        raise fail(
+            "data.test_rows",
+            'is only used with evaluate_on = "test"; the validation split never reads x_test',
+        )
     rows = data.validation_rows
     if len(rows) != 2 or not all(isinstance(r, int) for r in rows):
         raise fail("data.validation_rows", f"must be [start, stop], got {list(rows)!r}")
@@ -424,7 +452,7 @@ def _parse_param(name: str, value: Any, fail) -> Param:
         raise fail(f"{key}.type", f"{name} takes categorical choices, not an {kind} range")
     if name == "units" or RANGES[name][0] is int:
         if kind != "int":
-            raise fail(f"{key}.type", f"{name} is an integer parameter; use type = \"int\"")
+            raise fail(f"{key}.type", f'{name} is an integer parameter; use type = "int"')
     low, high = value.get("low"), value.get("high")
     for sub, bound in (("low", low), ("high", high)):
         if not isinstance(bound, (int, float)) or isinstance(bound, bool):
@@ -453,14 +481,18 @@ def _check_value(name: str, value: Any, key: str, fail) -> None:
         try:
             widths = parse_layers(value)
         except ValueError:
-            raise fail(key, f"layers must be a list of widths or a string like \"256-128\", got {value!r}")
+            raise fail(
+                key, f'layers must be a list of widths or a string like "256-128", got {value!r}'
+            )
         for w in widths:
             _check_value("units", w, key, fail)
     else:
         typ, lo, hi = RANGES[name]
         ok_type = isinstance(value, int) if typ is int else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok_type:
-            raise fail(key, f"{name} must be {'an integer' if typ is int else 'a number'}, got {value!r}")
+            raise fail(
+                key, f"{name} must be {'an integer' if typ is int else 'a number'}, got {value!r}"
+            )
         if not (lo <= value <= hi) or (isinstance(value, float) and math.isnan(value)):
             raise fail(key, f"{name} must be within [{lo}, {hi}], got {value!r}")
 
@@ -469,7 +501,9 @@ def parse_layers(value: Any) -> list[int]:
     """`[256, 128]` or `"256-128"` -> [256, 128]."""
     if isinstance(value, str):
         widths = [int(part) for part in value.split("-")]
-    elif isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    elif isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
         widths = list(value)
     else:
         raise ValueError(value)
@@ -513,4 +547,6 @@ def _check_kwargs(cls: type, kwargs: dict[str, Any], what: str) -> None:
     accepted = set(inspect.signature(cls).parameters)
     for key in kwargs:
         if key not in accepted:
-            raise ValueError(f"{what} has no option {key!r} (options: {', '.join(sorted(accepted))})")
+            raise ValueError(
+                f"{what} has no option {key!r} (options: {', '.join(sorted(accepted))})"
+            )

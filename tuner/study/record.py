@@ -49,7 +49,9 @@ def count_trials(trials: list[FrozenTrial]) -> StudyCounts:
     return counts
 
 
-def best_trial(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> tuple[FrozenTrial | None, bool]:
+def best_trial(
+    study: optuna.Study, trials: list[FrozenTrial] | None = None
+) -> tuple[FrozenTrial | None, bool]:
     """(best trial, whether it is feasible): the best feasible one if any, else the best overall."""
     trials = study.get_trials(deepcopy=False) if trials is None else trials
     complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]

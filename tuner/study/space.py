@@ -29,7 +29,9 @@ def suggest(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:
         n_layers = config["n_layers"]
         if units is None or units.kind == "fixed":
             value = units.value if units is not None else DEFAULTS["units"]
-            config["layers"] = parse_layers(value) if isinstance(value, list) else [value] * n_layers
+            config["layers"] = (
+                parse_layers(value) if isinstance(value, list) else [value] * n_layers
+            )
         else:
             config["layers"] = [
                 _suggest_one(trial, f"units_{i + 1}", units) for i in range(n_layers)

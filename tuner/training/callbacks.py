@@ -58,7 +58,9 @@ class TrialCallback(keras.callbacks.Callback):
         self._epochs = 0
         self._streaks = {"gap": 0, "loss": 0}
         self._warned: set[str] = set()
-        self._train_sample = _fixed_sample(train, self.overfit.eval_rows) if train is not None else None
+        self._train_sample = (
+            _fixed_sample(train, self.overfit.eval_rows) if train is not None else None
+        )
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = dict(logs or {})  # a copy: Keras' History reads the same dict after us
@@ -122,7 +124,11 @@ class TrialCallback(keras.callbacks.Callback):
         train_acc, val_acc = logs.get(TRAIN_EVAL_KEY), logs.get("val_accuracy")
         if self.constraints is None or train_acc is None or val_acc is None:
             return {}
-        return {"capstone_margin": self.constraints.margin(float(val_acc), float(train_acc) - float(val_acc))}
+        return {
+            "capstone_margin": self.constraints.margin(
+                float(val_acc), float(train_acc) - float(val_acc)
+            )
+        }
 
     def _record(self, logs: dict[str, Any]) -> None:
         """Append this epoch; keys that appear late (train_eval_accuracy) are padded with None."""

@@ -73,7 +73,9 @@ def load_mnist(path: str | None = None) -> RawMnist:
         raise TunerError(f"data file {path!r} is not a readable .npz: {e}") from e
     missing = [key for key in _EXPECTED if key not in arrays]
     if missing:
-        raise TunerError(f"data file {path!r} has no array {missing[0]!r} (Keras MNIST layout expected)")
+        raise TunerError(
+            f"data file {path!r} has no array {missing[0]!r} (Keras MNIST layout expected)"
+        )
     for key, shape in _EXPECTED.items():
         if arrays[key].shape != shape:
             raise TunerError(
@@ -158,6 +160,9 @@ def load_search_data(
 def load_study_data(spec: StudySpec, path: str | None) -> SearchData:
     """The rows a study trains and measures on, as its [data] table says."""
     return load_search_data(
-        path, train_rows=spec.data.train_rows, validation_rows=spec.data.validation_rows,
-        evaluate_on=spec.data.evaluate_on, test_rows=spec.data.test_rows,
+        path,
+        train_rows=spec.data.train_rows,
+        validation_rows=spec.data.validation_rows,
+        evaluate_on=spec.data.evaluate_on,
+        test_rows=spec.data.test_rows,
     )

@@ -28,8 +28,9 @@ def build_model(config: dict[str, Any]) -> keras.Model:
         # to `shift` of its size. The arrays stay the course's; the net stops memorizing them.
         layers += [
             keras.layers.Reshape((28, 28, 1), name="to_image"),
-            keras.layers.RandomTranslation(config["shift"], config["shift"], fill_mode="constant",
-                                           name="shift"),
+            keras.layers.RandomTranslation(
+                config["shift"], config["shift"], fill_mode="constant", name="shift"
+            ),
             keras.layers.Flatten(name="to_vector"),
         ]
     if config["input_noise"] > 0:

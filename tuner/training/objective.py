@@ -60,7 +60,9 @@ def fit_and_measure(
     fit_seconds = time.perf_counter() - start
     # Train accuracy is measured with dropout and noise off, on the whole training split:
     # the running accuracy in the epoch logs is not it.
-    train_eval = model.evaluate(train.x, train.y, batch_size=EVAL_BATCH, verbose=0, return_dict=True)
+    train_eval = model.evaluate(
+        train.x, train.y, batch_size=EVAL_BATCH, verbose=0, return_dict=True
+    )
     curves = {key: [float(v) for v in values] for key, values in history.history.items()}
     val_accuracy = curves["val_accuracy"][-1]
     train_accuracy = float(train_eval["accuracy"])
@@ -86,12 +88,18 @@ class Objective:
         trial.set_user_attr("config", config)
         trial.set_user_attr("seed", seed)
         callback = TrialCallback(
-            trial, metric=self.spec.metric, overfit=self.spec.overfit, train=self.data.train,
+            trial,
+            metric=self.spec.metric,
+            overfit=self.spec.overfit,
+            train=self.data.train,
             constraints=self.spec.constraints,
         )
         try:
-            runs = [fit_and_measure(config, self.data.train, self.data.validation, seed=seed,
-                                    callbacks=[callback])]
+            runs = [
+                fit_and_measure(
+                    config, self.data.train, self.data.validation, seed=seed, callbacks=[callback]
+                )
+            ]
         except optuna.TrialPruned:
             self._constrain_pruned(trial, callback.history)
             raise
@@ -99,8 +107,11 @@ class Objective:
         if robustness.extra_seeds and self._violation(runs[0]) <= robustness.margin:
             # Promising: re-train with more seeds so feasibility is not one lucky run.
             for k in range(1, robustness.extra_seeds + 1):
-                runs.append(fit_and_measure(config, self.data.train, self.data.validation,
-                                            seed=seed + 10007 * k))
+                runs.append(
+                    fit_and_measure(
+                        config, self.data.train, self.data.validation, seed=seed + 10007 * k
+                    )
+                )
         for run in runs:
             run["capstone_margin"] = rules.margin(run["val_accuracy"], run["gap"])
         worst_gap = max((r["gap"] for r in runs), key=rules.gap_excess)
@@ -125,7 +136,9 @@ class Objective:
         trial.set_user_attr("worst_gap", worst_gap)
         # Lower (or, when minimizing, upper) confidence bound: rank by what holds over seeds.
         spread = float(values.std(ddof=1))
-        bound = values.mean() - spread if self.spec.direction == "maximize" else values.mean() + spread
+        bound = (
+            values.mean() - spread if self.spec.direction == "maximize" else values.mean() + spread
+        )
         trial.set_user_attr("objective_bound", float(bound))
         return float(bound)
 
