@@ -101,6 +101,10 @@ def _parse(raw: dict[str, Any], path: str, text: str) -> StudySpec:
     metric = _check_metric(raw.get("metric", "val_accuracy"), synthetic="synthetic" in raw)
 
     data = _check_data(parse_section(raw, "data", DataSpec), given=set(_table(raw, "data")))
+    constraints = parse_section(raw, "constraints", Constraints)
+    capstone = parse_section(raw, "capstone", Capstone)
+    robustness = parse_section(raw, "robustness", Robustness)
+    synthetic = parse_section(raw, "synthetic", Synthetic) if "synthetic" in raw else None
     overfit = parse_section(raw, "overfit", OverfitSpec)
     overfit = replace(overfit, rules=tuple(dict.fromkeys(overfit.rules)))  # named twice: once
     space = {key: parse_param(key, value) for key, value in _table(raw, "space").items()}
@@ -121,14 +125,14 @@ def _parse(raw: dict[str, Any], path: str, text: str) -> StudySpec:
         metric=metric,
         direction=METRICS[metric],
         data=data,
-        constraints=parse_section(raw, "constraints", Constraints),
-        capstone=parse_section(raw, "capstone", Capstone),
-        robustness=parse_section(raw, "robustness", Robustness),
+        constraints=constraints,
+        capstone=capstone,
+        robustness=robustness,
         sampler=sampler,
         pruner=pruner,
         space=space,
         overfit=overfit,
-        synthetic=parse_section(raw, "synthetic", Synthetic) if "synthetic" in raw else None,
+        synthetic=synthetic,
     )
 
 

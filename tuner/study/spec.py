@@ -82,7 +82,8 @@ class Constraints:
     """
 
     min_val_accuracy: float = field(
-        default=0.87, metadata=limit(0, 1, "validation accuracy a feasible trial reaches")
+        default=0.87,
+        metadata=limit(0, 1, "validation accuracy a feasible trial reaches, a fraction"),
     )
     max_gap: float = field(
         default=0.01, metadata=limit(0, 1, "half the width of the window around gap_offset")
@@ -108,10 +109,10 @@ class Capstone:
     """The course's literal rules, judged by the reporter on the real test set."""
 
     min_test_accuracy: float = field(
-        default=0.87, metadata=limit(0, 1, "test accuracy the capstone asks for")
+        default=0.87, metadata=limit(0, 1, "test accuracy the capstone asks for, a fraction")
     )
     max_gap: float = field(
-        default=0.01, metadata=limit(0, 1, "largest |train - test| accuracy the capstone allows")
+        default=0.01, metadata=limit(0, 1, "largest |train - test| accuracy, a fraction")
     )
     epochs: int = field(default=5, metadata=limit(1, 1000, "epochs the capstone trains for"))
 
