@@ -6,7 +6,13 @@ import optuna
 import pytest
 
 from tuner.study import load_study_spec, suggest
-from tuner.training.model import build_model
+from tuner.training.model import (
+    ACTIVATIONS,
+    DROPOUT_POSITIONS,
+    LOSSES,
+    OPTIMIZERS,
+    build_model,
+)
 
 SPACE = load_study_spec("mnist_mlp").space
 
@@ -43,12 +49,12 @@ def test_fixed_trial_builds_the_course_structures(params, widths):
     assert config["layers"] == widths
     assert config["epochs"] == 5  # fixed in the study file, not sampled
     model = build_model(config)
-    assert dense_widths(model) == widths + [10]
-    hidden = [l for l in model.layers if l.name.startswith("hidden_")]
-    assert all(l.activation.__name__ == "sigmoid" for l in hidden)
-    dropouts = [l.rate for l in model.layers if l.name.startswith("dropout_")]
+    assert dense_widths(model) == [*widths, 10]
+    hidden = [layer for layer in model.layers if layer.name.startswith("hidden_")]
+    assert all(layer.activation.__name__ == "sigmoid" for layer in hidden)
+    dropouts = [layer.rate for layer in model.layers if layer.name.startswith("dropout_")]
     assert dropouts == [0.5] * len(widths)
-    names = [l.name for l in model.layers]
+    names = [layer.name for layer in model.layers]
     assert names[:6] == [
         "rescale",
         "to_image",
@@ -60,7 +66,7 @@ def test_fixed_trial_builds_the_course_structures(params, widths):
     assert model.optimizer.__class__.__name__ == "SGD" and model.optimizer.momentum == 0.9
     assert float(model.optimizer.learning_rate) == pytest.approx(0.1)
     assert model.loss == "mean_squared_error"
-    expected = sum(a * b + b for a, b in zip([784] + widths, widths + [10]))
+    expected = sum(a * b + b for a, b in zip([784, *widths], [*widths, 10], strict=True))
     assert model.count_params() == expected
 
 
@@ -87,7 +93,7 @@ def test_dropout_position(position, expected):
         SPACE,
     )
     model = build_model({**config, "dropout_position": position})
-    assert [l.name for l in model.layers if l.name.startswith("dropout_")] == expected
+    assert [layer.name for layer in model.layers if layer.name.startswith("dropout_")] == expected
 
 
 def test_plain_model_has_no_optional_layers():
@@ -103,7 +109,7 @@ def test_plain_model_has_no_optional_layers():
         "shift": 0.0,
     }
     model = build_model(suggest(optuna.trial.FixedTrial(params), SPACE))
-    assert [l.name for l in model.layers] == ["hidden_1", "output"]
+    assert [layer.name for layer in model.layers] == ["hidden_1", "output"]
 
 
 def test_sampling_stays_inside_the_space():
@@ -116,3 +122,24 @@ def test_sampling_stays_inside_the_space():
         assert 1e-4 <= config["learning_rate"] <= 1.0
         assert 0 <= config["dropout"] <= 0.7
         study.tell(trial, 0.0)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_optimizer_a_study_may_name_compiles(name):
+    config = suggest(optuna.trial.FixedTrial({**BASE, "n_layers": 1, "units_1": 16}), SPACE)
+    model = build_model({**config, "optimizer": name})
+    optimizer_class, arguments = OPTIMIZERS[name]
+    assert model.optimizer.__class__.__name__ == optimizer_class
+    assert all(getattr(model.optimizer, k) == v for k, v in arguments.items())
+
+
+@pytest.mark.parametrize(
+    "key, names",
+    [("activation", ACTIVATIONS), ("loss", LOSSES), ("dropout_position", DROPOUT_POSITIONS)],
+)
+def test_every_name_a_study_may_give_builds(key, names):
+    config = suggest(
+        optuna.trial.FixedTrial({**BASE, "n_layers": 2, "units_1": 16, "units_2": 16}), SPACE
+    )
+    for name in names:
+        assert build_model({**config, key: name}).count_params() > 0

@@ -1,11 +1,26 @@
-"""Study-file validation: the shipped files load, and every broken file fails with one clear line."""
+"""Study-file validation: the shipped files load, and every broken file fails with one line."""
 
 from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
 
 import pytest
 
 from tuner.errors import TunerError
-from tuner.study import STUDIES_DIR, OverfitSpec, load_study_spec, parse_study
+from tuner.study import (
+    STUDIES_DIR,
+    Capstone,
+    Constraints,
+    DataSpec,
+    OverfitSpec,
+    Robustness,
+    Synthetic,
+    load_study_spec,
+    parse_study,
+)
+from tuner.study.spec import LIMIT
 
 GOOD_SPACE = {
     "n_layers": {"type": "int", "low": 1, "high": 4},
@@ -120,7 +135,7 @@ def test_mnist_mlp_is_the_course_space():
         (
             study(data={"evaluate_on": "test", "test_rows": "all"}),
             "data.test_rows",
-            "must be a number",
+            "must be an integer in 1..10000",
         ),
         (study(data={"test_rows": 1000}), "data.test_rows", "only used with evaluate_on"),
         (study(constraints={"max_gap": "small"}), "constraints.max_gap", "must be a number"),
@@ -149,6 +164,100 @@ def test_bad_study_is_one_line_naming_file_key_and_problem(raw, key, problem):
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    "section, values, key, problem",
+    [
+        # Capstone rules no config could meet: epochs are whole, accuracies are fractions.
+        ("capstone", {"epochs": 5.5}, "capstone.epochs", "must be an integer in 1..1000"),
+        ("capstone", {"epochs": True}, "capstone.epochs", "must be an integer in 1..1000"),
+        ("capstone", {"epochs": 0}, "capstone.epochs", "must be an integer in 1..1000"),
+        ("capstone", {"min_test_accuracy": 87}, "capstone.min_test_accuracy", "in [0, 1]"),
+        ("capstone", {"min_test_accuracy": "0.87"}, "capstone.min_test_accuracy", "a number"),
+        ("capstone", {"max_gap": -0.1}, "capstone.max_gap", "in [0, 1]"),
+        ("capstone", {"max_gap": float("nan")}, "capstone.max_gap", "in [0, 1]"),
+        ("capstone", {"min_accuracy": 0.9}, "capstone.min_accuracy", "unknown key"),
+        ("capstone", 0.87, "capstone", "must be a table"),
+        ("constraints", {"min_val_accuracy": 1.5}, "constraints.min_val_accuracy", "in [0, 1]"),
+        ("constraints", {"max_gap": -0.01}, "constraints.max_gap", "in [0, 1]"),
+        ("constraints", {"gap_offset": 2}, "constraints.gap_offset", "in [-1, 1]"),
+        ("robustness", {"extra_seeds": 21}, "robustness.extra_seeds", "integer in 0..20"),
+        ("robustness", {"extra_seeds": -1}, "robustness.extra_seeds", "integer in 0..20"),
+        ("robustness", {"extra_seeds": 2.0}, "robustness.extra_seeds", "integer in 0..20"),
+        ("robustness", {"margin": -0.001}, "robustness.margin", "in [0, 1]"),
+        ("overfit", {"rules": "gap"}, "overfit.rules", "drawn from"),
+        ("overfit", {"patience": True}, "overfit.patience", "integer >= 1"),
+        ("synthetic", {"epoch_seconds": -1}, "synthetic.epoch_seconds", "in [0, 60]"),
+        ("data", {"train_rows": 0}, "data.train_rows", "integer in 1..60000"),
+        ("data", {"train_rows": True}, "data.train_rows", "integer in 1..60000"),
+        ("data", {"validation_rows": [6000]}, "data.validation_rows", "[start, stop]"),
+        ("data", {"validation_rows": [16000, 6000]}, "data.validation_rows", "start < stop"),
+        ("data", {"validation_rows": [6000, 70000]}, "data.validation_rows", "0..60000"),
+        ("data", {"validation_rows": "6000-16000"}, "data.validation_rows", "a list"),
+        ("data", {"evaluate_on": 1}, "data.evaluate_on", 'must be "validation" or "test"'),
+        ("sampler", "tpe", "sampler", "must be a table"),
+    ],
+)
+def test_section_values_outside_their_limits_fail(section, values, key, problem):
+    with pytest.raises(TunerError) as info:
+        parse_study(study(**{section: values}), path="studies/bad.toml")
+    message = str(info.value)
+    assert message.startswith(f"studies/bad.toml: {key}: "), message
+    assert problem in message, message
+    assert "\n" not in message
+
+
+def test_section_values_at_their_limits_pass_as_their_field_types():
+    spec = parse_study(
+        study(
+            capstone={"min_test_accuracy": 1, "max_gap": 0, "epochs": 1000},
+            constraints={"gap_offset": -1},
+            robustness={"extra_seeds": 20, "margin": 0},
+            overfit={"rules": ["loss", "loss"]},
+        )
+    )
+    assert spec.capstone == Capstone(min_test_accuracy=1.0, max_gap=0.0, epochs=1000)
+    assert isinstance(spec.capstone.min_test_accuracy, float)
+    assert spec.constraints.gap_offset == -1.0
+    assert spec.robustness == Robustness(extra_seeds=20, margin=0.0)
+    assert spec.overfit.rules == ("loss",)  # a rule named twice counts once
+
+
+@pytest.mark.parametrize(
+    "name, section",
+    [
+        ("data", DataSpec),
+        ("constraints", Constraints),
+        ("capstone", Capstone),
+        ("overfit", OverfitSpec),
+        ("robustness", Robustness),
+        ("synthetic", Synthetic),
+    ],
+)
+def test_every_section_field_states_its_limit_and_its_default_fits_it(name, section):
+    # Written out in full, the defaults pass their own limits: leaving a table out is valid.
+    table = {}
+    for spec_field in dataclasses.fields(section):
+        assert spec_field.metadata[LIMIT].doc, spec_field.name
+        table[spec_field.name] = _as_toml(spec_field.default)
+    if section is DataSpec:
+        del table["test_rows"]  # only with evaluate_on = "test"
+    assert getattr(parse_study(study(**{name: table})), name) == section()
+
+
+def _as_toml(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+def test_importing_the_study_package_does_not_import_keras():
+    # The launcher and synthetic workers parse study files without TensorFlow.
+    code = (
+        "import sys, tuner.study; "
+        "loaded = {'keras', 'tensorflow'} & set(sys.modules); "
+        "assert not loaded, loaded"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_data_measures_on_validation_rows_unless_told_test():
     default = parse_study(study()).data
     assert (default.evaluate_on, default.validation_rows) == ("validation", (6000, 16000))
@@ -172,7 +281,7 @@ def test_overfit_table_defaults_and_values():
 def test_broken_toml_and_unknown_names(tmp_path):
     bad = tmp_path / "broken.toml"
     bad.write_text("name = [unclosed\n")
-    with pytest.raises(TunerError, match="broken.toml: not valid TOML"):
+    with pytest.raises(TunerError, match=r"broken\.toml: not valid TOML"):
         load_study_spec(str(bad))
     with pytest.raises(TunerError, match="unknown study 'nope'"):
         load_study_spec("nope")
@@ -202,6 +311,6 @@ def test_constraints_window_around_the_gap_offset(gap, val_accuracy, gap_excess,
 def test_capstone_margin_needs_real_training():
     raw = study(metric="capstone_margin", synthetic={})
     with pytest.raises(
-        TunerError, match="s.toml: metric: capstone_margin needs a real train accuracy"
+        TunerError, match=r"s\.toml: metric: capstone_margin needs a real train accuracy"
     ):
         parse_study(raw, path="s.toml")

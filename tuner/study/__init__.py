@@ -1,33 +1,36 @@
 """The study definition: what a study searches and how it judges a trial.
 
-- parse:  study files (studies/*.toml) -> StudySpec, every problem as `<file>: <key>: <problem>`
-- space:  a StudySpec's search space -> one trial's config (the sampled hyperparameters)
-- grid:   the grid sampler our budgeted workers can use
-- record: what a trial records (its user attributes), and reading a study's outcome
+- spec:     StudySpec and its section dataclasses, each field carrying its limits and doc
+- parse:    study files (studies/*.toml) -> StudySpec, every problem as `<file>: <key>: <problem>`
+- space:    the `[space]` entries (names from tuner.training.model) and sampling one trial's config
+- samplers: `[sampler]` and `[pruner]` -> Optuna objects; grid: the grid sampler our workers use
+- record:   what a trial records (its user attributes), and reading a study's outcome
+
+Importing this package does not import Keras or TensorFlow.
 """
 
-from tuner.study.parse import (
-    DEFAULTS,
-    STUDIES_DIR,
+from tuner.study.parse import STUDIES_DIR, load_study_spec, parse_study, resolve_study_path
+from tuner.study.space import DEFAULTS, suggest
+from tuner.study.spec import (
     Capstone,
     Constraints,
+    DataSpec,
     OverfitSpec,
     Robustness,
     StudySpec,
-    load_study_spec,
-    parse_study,
-    resolve_study_path,
+    Synthetic,
 )
-from tuner.study.space import suggest
 
 __all__ = [
     "DEFAULTS",
     "STUDIES_DIR",
     "Capstone",
     "Constraints",
+    "DataSpec",
     "OverfitSpec",
     "Robustness",
     "StudySpec",
+    "Synthetic",
     "load_study_spec",
     "parse_study",
     "resolve_study_path",

@@ -12,7 +12,7 @@ runs point k of the seeded shuffle, so equal shuffles give each point to exactly
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -44,7 +44,7 @@ class BudgetGridSampler(optuna.samplers.GridSampler):
         return sorted(set(range(len(self._all_grids))) - taken)
 
 
-def grid_size(search_space: dict[str, Sequence]) -> int:
+def grid_size(search_space: Mapping[str, Sequence]) -> int:
     size = 1
     for choices in search_space.values():
         size *= len(choices)

@@ -1,95 +1,46 @@
-"""Study files: one TOML file per study in `studies/`, parsed and checked into a StudySpec.
+"""Study files: one TOML file per study in `studies/`, read and checked into a StudySpec.
 
 Every problem is reported as `<file>: <key>: <problem>`, so a user can fix the file without
-reading code. Parsing builds the sampler and pruner once, so a bad option fails here, not in a
-worker an hour later.
+reading code. Section tables are checked against the limits their fields carry
+(tuner.study.spec); what spans fields is checked by the small functions below. Parsing builds
+the sampler and pruner once, so a bad option fails here, not in a worker an hour later.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin, get_type_hints
 
-import optuna
 import tomllib
 
-from tuner.errors import TunerError
-from tuner.study.grid import BudgetGridSampler, grid_size
+from tuner.errors import StudyFileError, TunerError
+from tuner.study.grid import grid_size
+from tuner.study.samplers import build_pruner, build_sampler, grid_space
+from tuner.study.space import Param, parse_param
+from tuner.study.spec import (
+    LIMIT,
+    METRICS,
+    Capstone,
+    Constraints,
+    DataSpec,
+    Limit,
+    OverfitSpec,
+    Robustness,
+    StudySpec,
+    Synthetic,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Section = TypeVar("Section", bound="DataclassInstance")
 
 STUDIES_DIR = Path(__file__).resolve().parents[2] / "studies"
 
-# What a search-space entry may name, and what values each accepts. The model builder
-# (tuner.training.model) consumes exactly these keys.
-CHOICES = {
-    "activation": ("sigmoid", "relu", "tanh", "elu", "gelu"),
-    "loss": ("categorical_crossentropy", "mean_squared_error"),
-    "optimizer": ("sgd", "momentum", "adam", "rmsprop", "adagrad", "adadelta"),
-    # Where dropout goes: after every hidden layer, after the last one only, or after the
-    # second one (the course's section 2.3 position).
-    "dropout_position": ("all", "last", "second"),
-}
-RANGES = {  # name: (type, lowest allowed, highest allowed)
-    "n_layers": (int, 1, 8),
-    "units": (int, 1, 8192),
-    "dropout": (float, 0.0, 0.95),
-    "learning_rate": (float, 1e-8, 10.0),
-    "batch_size": (int, 1, 60000),
-    "epochs": (int, 1, 1000),
-    "input_noise": (float, 0.0, 1000.0),
-    "input_dropout": (float, 0.0, 0.95),
-    "shift": (float, 0.0, 0.5),
-    "l2": (float, 0.0, 1.0),
-    "seed_repeat": (int, 0, 10**6),
-}
-FLAGS = ("rescale",)
-# `layers` names a whole structure: a fixed list like [256, 128] or choices like "256-128".
-PARAMETERS = (*CHOICES, *RANGES, *FLAGS, "layers")
-
-DEFAULTS: dict[str, Any] = {
-    "n_layers": 2,
-    "units": 256,
-    "activation": "relu",
-    "dropout": 0.0,
-    "dropout_position": "all",
-    "loss": "categorical_crossentropy",
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "batch_size": 32,
-    "epochs": 5,
-    "rescale": False,
-    "input_noise": 0.0,
-    "input_dropout": 0.0,
-    "shift": 0.0,
-    "l2": 0.0,
-    "seed_repeat": 0,
-}
-
-SAMPLERS = {
-    "tpe": optuna.samplers.TPESampler,
-    "random": optuna.samplers.RandomSampler,
-    "grid": BudgetGridSampler,
-}
-PRUNERS = {
-    "none": optuna.pruners.NopPruner,
-    "median": optuna.pruners.MedianPruner,
-    "percentile": optuna.pruners.PercentilePruner,
-    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
-    "hyperband": optuna.pruners.HyperbandPruner,
-    "patient": optuna.pruners.PatientPruner,
-    "wilcoxon": optuna.pruners.WilcoxonPruner,
-}
-# capstone_margin: how far a run clears both [constraints] (see Constraints.margin); positive
-# when feasible, so maximizing it favours configs with slack on every rule, not accuracy alone.
-METRICS = {"val_accuracy": "maximize", "val_loss": "minimize", "capstone_margin": "maximize"}
-# What trials are measured on: training rows held out from training (the capstone search), or
-# the test rows, as the course's exercises measure each option.
-EVALUATE_ON = ("validation", "test")
-
-_SECTIONS = {
+_KEYS = (
     "name",
     "description",
     "n_trials",
@@ -103,136 +54,7 @@ _SECTIONS = {
     "overfit",
     "robustness",
     "synthetic",
-}
-
-
-@dataclass(frozen=True)
-class Param:
-    """One search-space entry: a distribution to sample, or a fixed value."""
-
-    name: str
-    kind: str  # "int" | "float" | "categorical" | "fixed"
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-    log: bool = False
-    choices: tuple = ()
-    value: Any = None
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    train_rows: int = 6000  # x_train[:train_rows], the course's definition
-    validation_rows: tuple[int, int] = (6000, 16000)  # disjoint from training and test rows
-    # "validation" never reads x_test; "test" measures trials on x_test[:test_rows] instead
-    # of the validation rows (the course's exercises; never a search for the capstone).
-    evaluate_on: str = "validation"
-    test_rows: int = 10000
-
-
-@dataclass(frozen=True)
-class Constraints:
-    """Capstone rules as measured on the validation split during the search (feasibility).
-
-    The validation rows are harder than the test rows, so a validation gap overstates the test
-    gap by about `gap_offset`: the gap rule is |gap - gap_offset| <= max_gap, a window around
-    the validation gap that stands for a zero test gap (offset 0: the plain |gap| <= max_gap).
-    """
-
-    min_val_accuracy: float = 0.87
-    max_gap: float = 0.01
-    gap_offset: float = 0.0
-
-    def gap_excess(self, gap: float) -> float:
-        """How far a train - validation gap lies outside the window (<= 0: inside)."""
-        return abs(gap - self.gap_offset) - self.max_gap
-
-    def accuracy_shortfall(self, val_accuracy: float) -> float:
-        return self.min_val_accuracy - val_accuracy
-
-    def margin(self, val_accuracy: float, gap: float) -> float:
-        """The slack on the tighter rule, in accuracy points; >= 0 exactly when feasible."""
-        return -max(self.gap_excess(gap), self.accuracy_shortfall(val_accuracy))
-
-
-@dataclass(frozen=True)
-class Capstone:
-    """The course's literal rules, judged by the reporter on the real test set."""
-
-    min_test_accuracy: float = 0.87
-    max_gap: float = 0.01
-    epochs: int = 5
-
-
-OVERFIT_RULES = ("gap", "loss")
-
-
-@dataclass(frozen=True)
-class OverfitSpec:
-    """When the trial callback stops a run that has begun to overfit (the `[overfit]` table).
-
-    A rule fires after it has held for `patience` epochs in a row, counting only epochs after
-    the warm-up, so the earliest stop is epoch warmup_epochs + patience: a 5-epoch study with
-    the defaults is never touched.
-    """
-
-    enabled: bool = True  # false: report to the pruner and stop diverged runs only
-    rules: tuple[str, ...] = OVERFIT_RULES  # "gap" and/or "loss"
-    warmup_epochs: int = 5  # epochs before any rule is checked
-    patience: int = 5  # epochs in a row a rule must hold before the trial is stopped
-    max_gap: float = 0.05  # gap rule: train accuracy (dropout off) minus validation accuracy
-    eval_rows: int = 1000  # training rows the gap rule measures train accuracy on, each epoch
-
-
-@dataclass(frozen=True)
-class Robustness:
-    """Re-train promising trials with extra seeds, so feasibility is not one lucky run.
-
-    A trial whose first run lands within `margin` of both constraint limits is trained
-    `extra_seeds` more times; its constraints then use the worst run and its objective the
-    lower confidence bound mean - std of the validation metric.
-    """
-
-    extra_seeds: int = 0
-    margin: float = 0.005
-
-
-@dataclass(frozen=True)
-class Synthetic:
-    """`[synthetic]`: train nothing; a closed-form score stands in for Keras (tuner/synthetic.py).
-
-    For tests and storage benchmarks of the worker, pool and storage code only: no accuracy
-    claim may rest on a synthetic study.
-    """
-
-    epoch_seconds: float = 0.1  # how long each "epoch" sleeps, so trials overlap like real ones
-
-
-@dataclass(frozen=True)
-class StudySpec:
-    name: str
-    path: str
-    text: str
-    description: str
-    n_trials: int
-    metric: str
-    direction: str
-    data: DataSpec
-    constraints: Constraints
-    capstone: Capstone
-    robustness: Robustness
-    sampler: dict[str, Any]
-    pruner: dict[str, Any]
-    space: dict[str, Param]
-    overfit: OverfitSpec = field(default_factory=OverfitSpec)
-    synthetic: Synthetic | None = None
-
-    def make_sampler(self, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
-        """Build the sampler; each worker offsets the seed so workers do not sample in lockstep."""
-        return _build_sampler(self.sampler, self.space, seed_offset)
-
-    def make_pruner(self) -> optuna.pruners.BasePruner:
-        return _build_pruner(self.pruner)
+)
 
 
 def resolve_study_path(study: str) -> Path:
@@ -260,65 +82,39 @@ def load_study_spec(study: str) -> StudySpec:
 
 
 def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -> StudySpec:
-    def fail(key: str, problem: str) -> TunerError:
-        return TunerError(f"{path}: {key}: {problem}")
+    try:
+        return _parse(raw, path, text)
+    except StudyFileError as e:  # the checks name the key; the file is named here, once
+        raise e.in_file(path) from e
 
+
+def _parse(raw: dict[str, Any], path: str, text: str) -> StudySpec:
     for key in raw:
-        if key not in _SECTIONS:
-            raise fail(key, f"unknown key (allowed: {', '.join(sorted(_SECTIONS))})")
+        if key not in _KEYS:
+            raise StudyFileError(key, f"unknown key (allowed: {', '.join(sorted(_KEYS))})")
     name = raw.get("name", Path(path).stem)
     if not isinstance(name, str) or not name:
-        raise fail("name", "must be a non-empty string")
+        raise StudyFileError("name", "must be a non-empty string")
     n_trials = raw.get("n_trials", 20)
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
-        raise fail("n_trials", f"must be a positive integer, got {n_trials!r}")
-    metric = raw.get("metric", "val_accuracy")
-    if metric not in METRICS:
-        raise fail("metric", f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
-    if metric == "capstone_margin" and "synthetic" in raw:
-        raise fail(
-            "metric",
-            "capstone_margin needs a real train accuracy; synthetic studies "
-            "support val_accuracy and val_loss",
-        )
+        raise StudyFileError("n_trials", f"must be a positive integer, got {n_trials!r}")
+    metric = _check_metric(raw.get("metric", "val_accuracy"), synthetic="synthetic" in raw)
 
-    data = _parse_table(raw, "data", DataSpec, fail)
-    if isinstance(data.validation_rows, list):
-        data = replace(data, validation_rows=tuple(data.validation_rows))
-    _check_data(data, set(raw.get("data", {})), fail)
-    constraints = _parse_table(raw, "constraints", Constraints, fail)
-    capstone = _parse_table(raw, "capstone", Capstone, fail)
-    robustness = _parse_table(raw, "robustness", Robustness, fail)
-    if not isinstance(robustness.extra_seeds, int) or robustness.extra_seeds > 20:
-        raise fail(
-            "robustness.extra_seeds", f"must be an integer in 0..20, got {robustness.extra_seeds!r}"
-        )
-
-    space_raw = raw.get("space", {})
-    if not isinstance(space_raw, dict):
-        raise fail("space", "must be a table")
-    space = {key: _parse_param(key, value, fail) for key, value in space_raw.items()}
-
-    sampler = dict(raw.get("sampler", {"name": "tpe"}))
-    pruner = dict(raw.get("pruner", {"name": "none"}))
-    overfit = _parse_overfit(raw.get("overfit", {}), fail)
-    synthetic = _parse_table(raw, "synthetic", Synthetic, fail) if "synthetic" in raw else None
+    data = _check_data(parse_section(raw, "data", DataSpec), given=set(_table(raw, "data")))
+    constraints = parse_section(raw, "constraints", Constraints)
+    capstone = parse_section(raw, "capstone", Capstone)
+    robustness = parse_section(raw, "robustness", Robustness)
+    synthetic = parse_section(raw, "synthetic", Synthetic) if "synthetic" in raw else None
+    overfit = parse_section(raw, "overfit", OverfitSpec)
+    overfit = replace(overfit, rules=tuple(dict.fromkeys(overfit.rules)))  # named twice: once
+    space = {key: parse_param(key, value) for key, value in _table(raw, "space").items()}
+    sampler = _table(raw, "sampler") or {"name": "tpe"}
+    _check_sampler(sampler, space, n_trials)
+    pruner = _table(raw, "pruner") or {"name": "none"}
     try:
-        _build_sampler(sampler, space, 0)
+        build_pruner(pruner)
     except (TypeError, ValueError) as e:
-        raise fail("sampler", str(e)) from e
-    if sampler.get("name") == "grid":
-        size = grid_size({p.name: p.choices for p in space.values() if p.kind == "categorical"})
-        if n_trials > size:
-            raise fail(
-                "n_trials",
-                f"{n_trials} is more than the grid's {size} points; "
-                f"use n_trials = {size} to run each point once",
-            )
-    try:
-        _build_pruner(pruner)
-    except (TypeError, ValueError) as e:
-        raise fail("pruner", str(e)) from e
+        raise StudyFileError("pruner", str(e)) from e
 
     return StudySpec(
         name=name,
@@ -340,213 +136,126 @@ def parse_study(raw: dict[str, Any], *, path: str = "<study>", text: str = "") -
     )
 
 
-def _parse_table(raw: dict[str, Any], key: str, cls: type, fail) -> Any:
+def parse_section(raw: dict[str, Any], key: str, cls: type[Section]) -> Section:
+    """The table `key` checked against the limits on cls's fields; absent: cls's defaults."""
+    table = _table(raw, key)
+    known = {f.name: f for f in fields(cls)}
+    types = get_type_hints(cls)
+    values = {}
+    for name, value in table.items():
+        if name not in known:
+            raise StudyFileError(f"{key}.{name}", f"unknown key (allowed: {', '.join(known)})")
+        values[name] = _checked(value, types[name], known[name].metadata[LIMIT], f"{key}.{name}")
+    return cls(**values)
+
+
+def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
     table = raw.get(key, {})
     if not isinstance(table, dict):
-        raise fail(key, "must be a table")
-    fields = {f.name: f for f in cls.__dataclass_fields__.values()}
-    for sub, value in table.items():
-        if sub not in fields:
-            raise fail(f"{key}.{sub}", f"unknown key (allowed: {', '.join(fields)})")
-        default = fields[sub].default
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise fail(f"{key}.{sub}", f"must be a number, got {value!r}")
-            if value < 0:
-                raise fail(f"{key}.{sub}", f"cannot be negative, got {value!r}")
-    return cls(**table)
+        raise StudyFileError(key, "must be a table")
+    return dict(table)
 
 
-def _parse_overfit(table: Any, fail) -> OverfitSpec:
-    if not isinstance(table, dict):
-        raise fail("overfit", "must be a table")
-    allowed = OverfitSpec.__dataclass_fields__
-    for key in table:
-        if key not in allowed:
-            raise fail(f"overfit.{key}", f"unknown key (allowed: {', '.join(allowed)})")
-    values = dict(table)
-    if "enabled" in values and not isinstance(values["enabled"], bool):
-        raise fail("overfit.enabled", f"must be true or false, got {values['enabled']!r}")
-    if "rules" in values:
-        rules = values["rules"]
-        if not isinstance(rules, list) or any(r not in OVERFIT_RULES for r in rules):
-            raise fail(
-                "overfit.rules", f"must be a list drawn from {list(OVERFIT_RULES)}, got {rules!r}"
+def _checked(value: Any, typ: Any, limit: Limit, key: str) -> Any:
+    """`value` as the field's type (a list as a tuple, an integer as a float where one is due)."""
+    if get_origin(typ) is tuple:
+        item = get_args(typ)[0]
+        if not isinstance(value, list) or not all(_fits(v, item, limit) for v in value):
+            what = (
+                f"a list drawn from {list(limit.choices)}"
+                if limit.choices
+                else f"a list, each {_describe(item, limit)}"
             )
-        values["rules"] = tuple(dict.fromkeys(rules))
-    for key, lowest in (("warmup_epochs", 0), ("patience", 1), ("eval_rows", 1)):
-        value = values.get(key, lowest)
-        if not isinstance(value, int) or isinstance(value, bool) or value < lowest:
-            raise fail(f"overfit.{key}", f"must be an integer >= {lowest}, got {value!r}")
-    gap = values.get("max_gap", 0.0)
-    if not isinstance(gap, (int, float)) or isinstance(gap, bool) or not 0 <= gap <= 1:
-        raise fail(
-            "overfit.max_gap", f"must be a number in [0, 1] (an accuracy difference), got {gap!r}"
+            raise StudyFileError(key, f"must be {what} ({limit.doc}), got {value!r}")
+        return tuple(item(v) for v in value)
+    if not _fits(value, typ, limit):
+        raise StudyFileError(key, f"must be {_describe(typ, limit)} ({limit.doc}), got {value!r}")
+    return typ(value)
+
+
+def _fits(value: Any, typ: type, limit: Limit) -> bool:
+    if typ is bool:
+        return isinstance(value, bool)
+    if typ is str:
+        return isinstance(value, str) and (not limit.choices or value in limit.choices)
+    number = int if typ is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, number) or math.isnan(value):
+        return False
+    return (limit.lowest is None or value >= limit.lowest) and (
+        limit.highest is None or value <= limit.highest
+    )
+
+
+def _describe(typ: type, limit: Limit) -> str:
+    if typ is bool:
+        return "true or false"
+    if typ is str:
+        return " or ".join(f'"{c}"' for c in limit.choices) if limit.choices else "a string"
+    kind = "an integer" if typ is int else "a number"
+    lowest, highest = limit.lowest, limit.highest
+    if lowest is None:
+        return kind
+    if highest is None:
+        return f"{kind} >= {lowest}"
+    return f"{kind} in {lowest}..{highest}" if typ is int else f"{kind} in [{lowest}, {highest}]"
+
+
+# Checks that span fields or tables.
+
+
+def _check_metric(metric: Any, *, synthetic: bool) -> str:
+    if metric not in METRICS:
+        raise StudyFileError("metric", f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
+    if metric == "capstone_margin" and synthetic:
+        raise StudyFileError(
+            "metric",
+            "capstone_margin needs a real train accuracy; synthetic studies "
+            "support val_accuracy and val_loss",
         )
-    return OverfitSpec(**values)
+    return str(metric)
 
 
-def _check_data(data: DataSpec, given: set[str], fail) -> None:
-    if not isinstance(data.train_rows, int) or not 1 <= data.train_rows <= 60000:
-        raise fail("data.train_rows", f"must be an integer in 1..60000, got {data.train_rows!r}")
-    if data.evaluate_on not in EVALUATE_ON:
-        raise fail("data.evaluate_on", f'must be "validation" or "test", got {data.evaluate_on!r}')
+def _check_data(data: DataSpec, given: set[str]) -> DataSpec:
+    """Validation rows disjoint from training; the rows of the split not measured, not given."""
     if data.evaluate_on == "test":
         if "validation_rows" in given:
-            raise fail(
+            raise StudyFileError(
                 "data.validation_rows",
                 'is not used with evaluate_on = "test" '
                 "(trials are measured on x_test[:test_rows]); remove it",
             )
-        if not isinstance(data.test_rows, int) or not 1 <= data.test_rows <= 10000:
-            raise fail("data.test_rows", f"must be an integer in 1..10000, got {data.test_rows!r}")
-        return
+        return data
     if "test_rows" in given:
-        raise fail(
+        raise StudyFileError(
             "data.test_rows",
             'is only used with evaluate_on = "test"; the validation split never reads x_test',
         )
     rows = data.validation_rows
-    if len(rows) != 2 or not all(isinstance(r, int) for r in rows):
-        raise fail("data.validation_rows", f"must be [start, stop], got {list(rows)!r}")
+    if len(rows) != 2 or rows[0] >= rows[1]:
+        raise StudyFileError(
+            "data.validation_rows", f"must be [start, stop] with start < stop, got {list(rows)!r}"
+        )
     start, stop = rows
-    if not 0 <= start < stop <= 60000:
-        raise fail("data.validation_rows", f"need 0 <= start < stop <= 60000, got {list(rows)!r}")
     if start < data.train_rows:
-        raise fail(
+        raise StudyFileError(
             "data.validation_rows",
             f"rows {start}..{stop} overlap the training rows 0..{data.train_rows}; "
             "validation must be disjoint from training",
         )
+    return data
 
 
-def _parse_param(name: str, value: Any, fail) -> Param:
-    key = f"space.{name}"
-    if name not in PARAMETERS:
-        raise fail(key, f"unknown parameter (known: {', '.join(PARAMETERS)})")
-    if not isinstance(value, dict):
-        _check_value(name, value, key, fail)
-        return Param(name, "fixed", value=value)
-
-    kind = value.get("type")
-    allowed = {
-        "int": {"type", "low", "high", "step", "log"},
-        "float": {"type", "low", "high", "step", "log"},
-        "categorical": {"type", "choices"},
-    }
-    if kind not in allowed:
-        raise fail(f"{key}.type", f"must be one of int, float, categorical; got {kind!r}")
-    for sub in value:
-        if sub not in allowed[kind]:
-            raise fail(f"{key}.{sub}", f"unknown key for a {kind} parameter")
-
-    if kind == "categorical":
-        choices = value.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise fail(f"{key}.choices", "must be a non-empty list")
-        for choice in choices:
-            _check_value(name, choice, f"{key}.choices", fail)
-        return Param(name, kind, choices=tuple(choices))
-
-    if name in CHOICES or name in FLAGS or name == "layers":
-        raise fail(f"{key}.type", f"{name} takes categorical choices, not an {kind} range")
-    if name == "units" or RANGES[name][0] is int:
-        if kind != "int":
-            raise fail(f"{key}.type", f'{name} is an integer parameter; use type = "int"')
-    low, high = value.get("low"), value.get("high")
-    for sub, bound in (("low", low), ("high", high)):
-        if not isinstance(bound, (int, float)) or isinstance(bound, bool):
-            raise fail(f"{key}.{sub}", f"must be a number, got {bound!r}")
-        _check_value(name, bound, f"{key}.{sub}", fail)
-    if low > high:
-        raise fail(key, f"low ({low}) is greater than high ({high})")
-    log = value.get("log", False)
-    step = value.get("step")
-    if log and low <= 0:
-        raise fail(f"{key}.low", f"a log range needs low > 0, got {low}")
-    if log and step is not None:
-        raise fail(f"{key}.step", "step cannot be combined with log = true")
-    return Param(name, kind, low=low, high=high, step=step, log=bool(log))
-
-
-def _check_value(name: str, value: Any, key: str, fail) -> None:
-    """Check one fixed value or categorical choice against what the model builder accepts."""
-    if name in CHOICES:
-        if value not in CHOICES[name]:
-            raise fail(key, f"unknown {name} {value!r} (known: {', '.join(CHOICES[name])})")
-    elif name in FLAGS:
-        if not isinstance(value, bool):
-            raise fail(key, f"{name} must be true or false, got {value!r}")
-    elif name == "layers":
-        try:
-            widths = parse_layers(value)
-        except ValueError:
-            raise fail(
-                key, f'layers must be a list of widths or a string like "256-128", got {value!r}'
-            )
-        for w in widths:
-            _check_value("units", w, key, fail)
-    else:
-        typ, lo, hi = RANGES[name]
-        ok_type = isinstance(value, int) if typ is int else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok_type:
-            raise fail(
-                key, f"{name} must be {'an integer' if typ is int else 'a number'}, got {value!r}"
-            )
-        if not (lo <= value <= hi) or (isinstance(value, float) and math.isnan(value)):
-            raise fail(key, f"{name} must be within [{lo}, {hi}], got {value!r}")
-
-
-def parse_layers(value: Any) -> list[int]:
-    """`[256, 128]` or `"256-128"` -> [256, 128]."""
-    if isinstance(value, str):
-        widths = [int(part) for part in value.split("-")]
-    elif isinstance(value, list) and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
-    ):
-        widths = list(value)
-    else:
-        raise ValueError(value)
-    if not widths:
-        raise ValueError(value)
-    return widths
-
-
-def _build_sampler(cfg: dict[str, Any], space: dict[str, Param], seed_offset: int):
-    cfg = dict(cfg)
-    name = cfg.pop("name", "tpe")
-    if name not in SAMPLERS:
-        raise ValueError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
-    if cfg.get("seed") is not None:
-        # Grid workers must share one shuffle of the grid (see tuner.study.grid); others spread out.
-        cfg["seed"] = int(cfg["seed"]) + (0 if name == "grid" else seed_offset)
-    if name == "tpe":  # parallel workers: pending trials count as lies, so workers spread out
-        cfg.setdefault("constant_liar", True)
-    if name == "grid":
-        grid = {p.name: list(p.choices) for p in space.values() if p.kind == "categorical"}
-        if len(grid) != sum(p.kind != "fixed" for p in space.values()):
-            raise ValueError("the grid sampler needs every searched parameter to be categorical")
-        cfg["search_space"] = grid
-    _check_kwargs(SAMPLERS[name], cfg, f"sampler {name!r}")
-    return SAMPLERS[name](**cfg)
-
-
-def _build_pruner(cfg: dict[str, Any]) -> optuna.pruners.BasePruner:
-    cfg = dict(cfg)
-    name = cfg.pop("name", "none")
-    if name not in PRUNERS:
-        raise ValueError(f"unknown pruner {name!r} (known: {', '.join(PRUNERS)})")
-    if name == "patient":  # PatientPruner wraps another pruner, named by `wrapped`
-        wrapped = cfg.pop("wrapped", "none")
-        cfg["wrapped_pruner"] = None if wrapped == "none" else _build_pruner({"name": wrapped})
-    _check_kwargs(PRUNERS[name], cfg, f"pruner {name!r}")
-    return PRUNERS[name](**cfg)
-
-
-def _check_kwargs(cls: type, kwargs: dict[str, Any], what: str) -> None:
-    accepted = set(inspect.signature(cls).parameters)
-    for key in kwargs:
-        if key not in accepted:
-            raise ValueError(
-                f"{what} has no option {key!r} (options: {', '.join(sorted(accepted))})"
+def _check_sampler(sampler: dict[str, Any], space: dict[str, Param], n_trials: int) -> None:
+    """The sampler builds, and a grid has at least n_trials points."""
+    try:
+        build_sampler(sampler, space)
+    except (TypeError, ValueError) as e:
+        raise StudyFileError("sampler", str(e)) from e
+    if sampler.get("name") == "grid":
+        size = grid_size(grid_space(space))
+        if n_trials > size:
+            raise StudyFileError(
+                "n_trials",
+                f"{n_trials} is more than the grid's {size} points; "
+                f"use n_trials = {size} to run each point once",
             )

@@ -1,24 +1,38 @@
-"""Build and compile the course's MLP from a config (see tuner.study.space)."""
+"""Build and compile the course's MLP from a config (see tuner.study.space).
+
+The model's vocabulary (what a config may name) is plain data at the top, so the study file
+parser can check names against it without importing Keras: the launcher and the synthetic
+workers start without TensorFlow. Keras itself is imported by build_model.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
+if TYPE_CHECKING:
+    import keras
 
-OPTIMIZERS = {
-    "sgd": lambda lr: keras.optimizers.SGD(learning_rate=lr),
-    "momentum": lambda lr: keras.optimizers.SGD(learning_rate=lr, momentum=0.9),
-    "adam": lambda lr: keras.optimizers.Adam(learning_rate=lr),
-    "rmsprop": lambda lr: keras.optimizers.RMSprop(learning_rate=lr),
-    "adagrad": lambda lr: keras.optimizers.Adagrad(learning_rate=lr),
-    "adadelta": lambda lr: keras.optimizers.Adadelta(learning_rate=lr),
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu")  # Keras activation names
+LOSSES = ("categorical_crossentropy", "mean_squared_error")  # Keras loss names
+# name: (keras.optimizers class, its arguments besides the learning rate)
+OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
+    "sgd": ("SGD", {}),
+    "momentum": ("SGD", {"momentum": 0.9}),
+    "adam": ("Adam", {}),
+    "rmsprop": ("RMSprop", {}),
+    "adagrad": ("Adagrad", {}),
+    "adadelta": ("Adadelta", {}),
 }
+# Where dropout goes: after every hidden layer, after the last one only, or after the second
+# one (the course's section 2.3 position).
+DROPOUT_POSITIONS = ("all", "last", "second")
 
 
 def build_model(config: dict[str, Any]) -> keras.Model:
     """A Sequential MLP: [Rescaling] [RandomTranslation] [GaussianNoise] [Dropout]
     (Dense [Dropout])* Dense(10)."""
+    import keras  # here, not at the top: see the module docstring
+
     layers: list[keras.layers.Layer] = [keras.Input(shape=(784,))]
     # Scaling lives inside the model: the course's data definitions stay raw 0-255.
     if config["rescale"]:
@@ -54,8 +68,11 @@ def build_model(config: dict[str, Any]) -> keras.Model:
     layers.append(keras.layers.Dense(10, activation="softmax", name="output"))
 
     model = keras.Sequential(layers, name="mlp")
+    optimizer_class, arguments = OPTIMIZERS[config["optimizer"]]
     model.compile(
-        optimizer=OPTIMIZERS[config["optimizer"]](config["learning_rate"]),
+        optimizer=getattr(keras.optimizers, optimizer_class)(
+            learning_rate=config["learning_rate"], **arguments
+        ),
         loss=config["loss"],
         metrics=["accuracy"],
     )

@@ -1,0 +1,202 @@
+"""What a study file says, as data: the StudySpec and one dataclass per section table.
+
+Each section field carries its limits in its metadata (`limit`, `one_of`, `flag`): the type is
+the annotation, and tuner.study.parse checks every table against them, so a field's range, doc
+and message live in one place. Checks that span fields live in tuner.study.parse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from tuner.study.samplers import build_pruner, build_sampler
+from tuner.study.space import Param
+
+# capstone_margin: how far a run clears both [constraints] (see Constraints.margin); positive
+# when feasible, so maximizing it favours configs with slack on every rule, not accuracy alone.
+METRICS = {"val_accuracy": "maximize", "val_loss": "minimize", "capstone_margin": "maximize"}
+# What trials are measured on: training rows held out from training (the capstone search), or
+# the test rows, as the course's exercises measure each option.
+EVALUATE_ON = ("validation", "test")
+OVERFIT_RULES = ("gap", "loss")
+
+LIMIT = "limit"  # the metadata key of a section field's Limit
+
+
+@dataclass(frozen=True)
+class Limit:
+    """What a section field accepts: numbers within [lowest, highest], or one of `choices`.
+
+    A list field (a tuple annotation) applies the limit to each item.
+    """
+
+    doc: str
+    lowest: float | None = None
+    highest: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+def limit(lowest: float | None, highest: float | None, doc: str) -> dict[str, Limit]:
+    return {LIMIT: Limit(doc, lowest, highest)}
+
+
+def one_of(choices: tuple[str, ...], doc: str) -> dict[str, Limit]:
+    return {LIMIT: Limit(doc, choices=choices)}
+
+
+def flag(doc: str) -> dict[str, Limit]:
+    return {LIMIT: Limit(doc)}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """`[data]`: which MNIST rows train and which measure a trial (see tuner.training.data)."""
+
+    train_rows: int = field(
+        default=6000, metadata=limit(1, 60000, "x_train[:train_rows], the course's definition")
+    )
+    validation_rows: tuple[int, int] = field(
+        default=(6000, 16000),
+        metadata=limit(0, 60000, "[start, stop] of x_train, disjoint from the training rows"),
+    )
+    # "validation" never reads x_test; "test" measures trials on x_test[:test_rows] instead
+    # of the validation rows (the course's exercises; never a search for the capstone).
+    evaluate_on: str = field(
+        default="validation", metadata=one_of(EVALUATE_ON, "what trials are measured on")
+    )
+    test_rows: int = field(
+        default=10000, metadata=limit(1, 10000, 'x_test[:test_rows], with evaluate_on = "test"')
+    )
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Capstone rules as measured on the validation split during the search (feasibility).
+
+    The validation rows are harder than the test rows, so a validation gap overstates the test
+    gap by about `gap_offset`: the gap rule is |gap - gap_offset| <= max_gap, a window around
+    the validation gap that stands for a zero test gap (offset 0: the plain |gap| <= max_gap).
+    """
+
+    min_val_accuracy: float = field(
+        default=0.87,
+        metadata=limit(0, 1, "validation accuracy a feasible trial reaches, a fraction"),
+    )
+    max_gap: float = field(
+        default=0.01, metadata=limit(0, 1, "half the width of the window around gap_offset")
+    )
+    gap_offset: float = field(
+        default=0.0, metadata=limit(-1, 1, "the validation gap that stands for a zero test gap")
+    )
+
+    def gap_excess(self, gap: float) -> float:
+        """How far a train - validation gap lies outside the window (<= 0: inside)."""
+        return abs(gap - self.gap_offset) - self.max_gap
+
+    def accuracy_shortfall(self, val_accuracy: float) -> float:
+        return self.min_val_accuracy - val_accuracy
+
+    def margin(self, val_accuracy: float, gap: float) -> float:
+        """The slack on the tighter rule, in accuracy points; >= 0 exactly when feasible."""
+        return -max(self.gap_excess(gap), self.accuracy_shortfall(val_accuracy))
+
+
+@dataclass(frozen=True)
+class Capstone:
+    """The course's literal rules, judged by the reporter on the real test set."""
+
+    min_test_accuracy: float = field(
+        default=0.87, metadata=limit(0, 1, "test accuracy the capstone asks for, a fraction")
+    )
+    max_gap: float = field(
+        default=0.01, metadata=limit(0, 1, "largest |train - test| accuracy, a fraction")
+    )
+    epochs: int = field(default=5, metadata=limit(1, 1000, "epochs the capstone trains for"))
+
+
+@dataclass(frozen=True)
+class OverfitSpec:
+    """When the trial callback stops a run that has begun to overfit (the `[overfit]` table).
+
+    A rule fires after it has held for `patience` epochs in a row, counting only epochs after
+    the warm-up, so the earliest stop is epoch warmup_epochs + patience: a 5-epoch study with
+    the defaults is never touched.
+    """
+
+    enabled: bool = field(
+        default=True, metadata=flag("false: report to the pruner and stop diverged runs only")
+    )
+    rules: tuple[str, ...] = field(
+        default=OVERFIT_RULES, metadata=one_of(OVERFIT_RULES, "the rules that may stop a run")
+    )
+    warmup_epochs: int = field(
+        default=5, metadata=limit(0, None, "epochs before any rule is checked")
+    )
+    patience: int = field(
+        default=5, metadata=limit(1, None, "epochs in a row a rule must hold to stop the trial")
+    )
+    max_gap: float = field(
+        default=0.05,
+        metadata=limit(0, 1, "gap rule: train accuracy (dropout off) minus validation accuracy"),
+    )
+    eval_rows: int = field(
+        default=1000, metadata=limit(1, None, "training rows the gap rule measures, each epoch")
+    )
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """Re-train promising trials with extra seeds, so feasibility is not one lucky run.
+
+    A trial whose first run lands within `margin` of both constraint limits is trained
+    `extra_seeds` more times; its constraints then use the worst run and its objective the
+    lower confidence bound mean - std of the validation metric.
+    """
+
+    extra_seeds: int = field(default=0, metadata=limit(0, 20, "extra runs of a promising trial"))
+    margin: float = field(
+        default=0.005, metadata=limit(0, 1, "how near feasibility a trial must come to re-run")
+    )
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    """`[synthetic]`: train nothing; a closed-form score stands in for Keras.
+
+    The score is tuner.training.synthetic's. For tests and storage benchmarks of the worker,
+    pool and storage code only: no accuracy claim may rest on a synthetic study.
+    """
+
+    epoch_seconds: float = field(
+        default=0.1, metadata=limit(0, 60, "each epoch's sleep, so trials overlap like real ones")
+    )
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    path: str
+    text: str
+    description: str
+    n_trials: int
+    metric: str
+    direction: str
+    data: DataSpec
+    constraints: Constraints
+    capstone: Capstone
+    robustness: Robustness
+    sampler: dict[str, Any]
+    pruner: dict[str, Any]
+    space: dict[str, Param]
+    overfit: OverfitSpec = field(default_factory=OverfitSpec)
+    synthetic: Synthetic | None = None
+
+    def make_sampler(self, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
+        """Build the sampler; each worker offsets the seed so workers do not sample in lockstep."""
+        return build_sampler(self.sampler, self.space, seed_offset)
+
+    def make_pruner(self) -> optuna.pruners.BasePruner:
+        return build_pruner(self.pruner)
