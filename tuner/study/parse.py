@@ -19,13 +19,14 @@ import tomllib
 from tuner.errors import StudyFileError, TunerError
 from tuner.study.grid import grid_size
 from tuner.study.samplers import build_pruner, build_sampler, grid_space
-from tuner.study.space import Param, parse_param
+from tuner.study.space import Param, parse_param, searched_names
 from tuner.study.spec import (
     LIMIT,
     METRICS,
     Capstone,
     Constraints,
     DataSpec,
+    Goal,
     Limit,
     OverfitSpec,
     Robustness,
@@ -54,6 +55,8 @@ _KEYS = (
     "overfit",
     "robustness",
     "synthetic",
+    "goal",
+    "warm_start",
 )
 
 
@@ -110,6 +113,10 @@ def _parse(raw: dict[str, Any], path: str, text: str) -> StudySpec:
     space = {key: parse_param(key, value) for key, value in _table(raw, "space").items()}
     sampler = _table(raw, "sampler") or {"name": "tpe"}
     _check_sampler(sampler, space, n_trials)
+    goal = parse_section(raw, "goal", Goal) if "goal" in raw else None
+    if goal is not None and synthetic is not None:
+        raise StudyFileError("goal", "is judged on real capstone retrains; a synthetic study has none")
+    warm_start = _check_warm_start(raw.get("warm_start", []), space)
     pruner = _table(raw, "pruner") or {"name": "none"}
     try:
         build_pruner(pruner)
@@ -133,6 +140,8 @@ def _parse(raw: dict[str, Any], path: str, text: str) -> StudySpec:
         space=space,
         overfit=overfit,
         synthetic=synthetic,
+        goal=goal,
+        warm_start=warm_start,
     )
 
 
@@ -259,3 +268,20 @@ def _check_sampler(sampler: dict[str, Any], space: dict[str, Param], n_trials: i
                 f"{n_trials} is more than the grid's {size} points; "
                 f"use n_trials = {size} to run each point once",
             )
+
+
+def _check_warm_start(tables: Any, space: dict[str, Param]) -> tuple[dict[str, Any], ...]:
+    """`[[warm_start]]`: each table names values of searched parameters, within their ranges."""
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise StudyFileError("warm_start", "must be a list of tables ([[warm_start]])")
+    searched = searched_names(space)
+    for i, table in enumerate(tables):
+        for name, value in table.items():
+            key = f"warm_start[{i}].{name}"
+            param = searched.get(name)
+            if param is None:
+                known = ", ".join(searched) or "none"
+                raise StudyFileError(key, f"is not a searched parameter (searched: {known})")
+            if not param.admits(value):
+                raise StudyFileError(key, f"{value!r} is outside the space's {param.describe()}")
+    return tuple(dict(t) for t in tables)

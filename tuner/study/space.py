@@ -76,6 +76,20 @@ class Param:
     choices: tuple = ()
     value: Any = None
 
+    def admits(self, value: Any) -> bool:
+        """Whether a sampled value of this entry could be `value`."""
+        if self.kind == "categorical":
+            return any(value == c and type(value) is type(c) for c in self.choices)
+        if self.kind == "fixed" or isinstance(value, bool):
+            return False
+        number = int if self.kind == "int" else (int, float)
+        return isinstance(value, number) and self.low <= value <= self.high
+
+    def describe(self) -> str:
+        if self.kind == "categorical":
+            return f"choices {list(self.choices)}"
+        return f"{self.kind} range [{self.low}, {self.high}]"
+
 
 def parse_param(name: str, value: Any) -> Param:
     """One `[space]` entry -> Param; a bad entry raises StudyFileError."""
@@ -196,6 +210,20 @@ def suggest(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:
     config["n_layers"] = len(config["layers"])
     del config["units"]
     return config
+
+
+def searched_names(space: dict[str, Param]) -> dict[str, Param]:
+    """The parameter names a trial samples, as Optuna records them: a searched `units` is
+    sampled per layer as units_1, units_2, ... up to the deepest net the space allows."""
+    names = {name: p for name, p in space.items() if p.kind != "fixed" and name != "units"}
+    units = space.get("units")
+    if units is not None and units.kind != "fixed":
+        depth = space.get("n_layers")
+        deepest = DEFAULTS["n_layers"] if depth is None else depth.value
+        if depth is not None and depth.kind != "fixed":
+            deepest = int(depth.high) if depth.kind == "int" else max(depth.choices)
+        names.update({f"units_{i + 1}": units for i in range(int(deepest))})
+    return names
 
 
 def _suggest_one(trial: optuna.Trial, name: str, param: Param) -> Any:

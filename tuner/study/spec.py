@@ -8,7 +8,7 @@ and message live in one place. Checks that span fields live in tuner.study.parse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import optuna
 
@@ -176,6 +176,54 @@ class Synthetic:
 
 
 @dataclass(frozen=True)
+class Goal:
+    """`[goal]`: search until a config is confirmed on fresh capstone seeds, or the budget ends.
+
+    A candidate (a trial feasible on validation, or near it) is first judged on `choose_seeds`
+    capstone seeds; one that passes `choose_pass_rate` of them is then confirmed on
+    `confirm_seeds` fresh seeds, disjoint from the choosing ones, so the confirmed pass rate is an
+    honest estimate rather than the best of many draws. The goal is reached when a confirmation
+    passes `pass_rate`; `n_trials` stays the ceiling of the search, `max_minutes` of the job.
+    """
+
+    pass_rate: float = field(
+        default=0.95, metadata=limit(0, 1, "share of the fresh seeds the confirmed config passes")
+    )
+    choose_seeds: int = field(
+        default=10, metadata=limit(1, 1000, "capstone seeds each candidate is judged on first")
+    )
+    choose_pass_rate: float = field(
+        default=0.9, metadata=limit(0, 1, "share of the choosing seeds a candidate must pass")
+    )
+    confirm_seeds: int = field(
+        default=20, metadata=limit(1, 1000, "fresh seeds the chosen candidate is confirmed on")
+    )
+    max_minutes: float = field(
+        default=0.0, metadata=limit(0, None, "wall-clock budget of the whole job; 0: none")
+    )
+    max_candidates: int = field(
+        default=10, metadata=limit(1, 1000, "candidates judged at most")
+    )
+    gap_margin: float = field(
+        default=0.01,
+        metadata=limit(0, 1, "also judge trials whose validation gap is this far outside"),
+    )
+    judges: int = field(
+        default=1, metadata=limit(1, 1000, "workers judging at the same time; the rest search")
+    )
+
+    # Seed ranges apart from each other and from the search's (sampler seed + trial number).
+    CHOOSE_SEED_BASE: ClassVar[int] = 10_000
+    CONFIRM_SEED_BASE: ClassVar[int] = 20_000
+
+    def choosing_seeds(self) -> list[int]:
+        return [self.CHOOSE_SEED_BASE + i for i in range(self.choose_seeds)]
+
+    def confirming_seeds(self) -> list[int]:
+        return [self.CONFIRM_SEED_BASE + i for i in range(self.confirm_seeds)]
+
+
+@dataclass(frozen=True)
 class StudySpec:
     name: str
     path: str
@@ -193,6 +241,9 @@ class StudySpec:
     space: dict[str, Param]
     overfit: OverfitSpec = field(default_factory=OverfitSpec)
     synthetic: Synthetic | None = None
+    goal: Goal | None = None
+    # Params enqueued as the first trials of a new study (`[[warm_start]]` tables).
+    warm_start: tuple[dict[str, Any], ...] = ()
 
     def make_sampler(self, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
         """Build the sampler; each worker offsets the seed so workers do not sample in lockstep."""
