@@ -115,7 +115,7 @@ def _parse(raw: dict[str, Any], path: str, text: str) -> StudySpec:
     _check_sampler(sampler, space, n_trials)
     goal = parse_section(raw, "goal", Goal) if "goal" in raw else None
     if goal is not None and synthetic is not None:
-        raise StudyFileError("goal", "is judged on real capstone retrains; a synthetic study has none")
+        raise StudyFileError("goal", "needs real capstone retrains; a synthetic study has none")
     warm_start = _check_warm_start(raw.get("warm_start", []), space)
     pruner = _table(raw, "pruner") or {"name": "none"}
     try:
