@@ -18,7 +18,9 @@ from conftest import ROOT
 COMPOSE = Path(sys.executable).parent / "docker-compose"
 
 
-def compose_config(*, env_file: Path) -> subprocess.CompletedProcess:
+def compose_config(
+    *, env_file: Path, profiles: tuple[str, ...] = ("cpu",)
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "TUNER_"))}
     assert COMPOSE.is_file(), f"{COMPOSE} missing: install the test extras (scripts/setup.sh)"
     return subprocess.run(
@@ -28,6 +30,7 @@ def compose_config(*, env_file: Path) -> subprocess.CompletedProcess:
             str(ROOT),
             "--env-file",
             str(env_file),
+            *(arg for p in profiles for arg in ("--profile", p)),
             "config",
             "--format",
             "json",
@@ -45,7 +48,9 @@ def test_compose_file_is_valid_and_has_the_services():
     assert result.returncode == 0, result.stderr
     config = json.loads(result.stdout)
     services = config["services"]
-    assert {"postgres", "create-study", "worker", "dashboard"} <= set(services)
+    assert {"postgres", "pgbouncer", "create-study", "worker", "worker-cpu", "dashboard"} <= set(
+        services
+    )
 
     postgres = services["postgres"]
     image, _, tag = postgres["image"].partition(":")
@@ -70,9 +75,37 @@ def test_compose_file_is_valid_and_has_the_services():
     device = worker["deploy"]["resources"]["reservations"]["devices"][0]
     assert device["driver"] == "nvidia" and "gpu" in device["capabilities"]
     assert "container_name" not in worker, "a fixed name would stop --scale"
-    for name in ("create-study", "worker", "dashboard"):
+    # Workers go through PgBouncer; the one-shot creation and the dashboard go direct.
+    for name in ("worker", "worker-cpu"):
         storage = services[name]["environment"]["TUNER_STORAGE"]
-        assert storage == f"postgresql+psycopg2://tuner:{password}@postgres:5432/tuner"
+        assert storage == f"postgresql+psycopg2://tuner:{password}@pgbouncer:6432/tuner", name
+        assert services[name]["depends_on"]["pgbouncer"]["condition"] == "service_started"
+        assert services[name]["environment"]["TUNER_GRACE_SECONDS"] == "60", (
+            "heartbeat settings lost"
+        )
+    for name in ("create-study", "dashboard"):
+        storage = services[name]["environment"]["TUNER_STORAGE"]
+        assert storage == f"postgresql+psycopg2://tuner:{password}@postgres:5432/tuner", name
+
+    bouncer = services["pgbouncer"]
+    image, _, tag = bouncer["image"].partition(":")
+    assert image == "edoburu/pgbouncer" and tag[:2] == "v1" and "." in tag, (
+        "pin the pgbouncer image"
+    )
+    settings = bouncer["environment"]
+    assert settings["POOL_MODE"] == "transaction"
+    assert 10 <= int(settings["DEFAULT_POOL_SIZE"]) <= 100, "a few dozen server connections"
+    assert int(settings["MAX_CLIENT_CONN"]) >= 1000
+    assert (settings["DB_HOST"], settings["DB_PORT"], settings["LISTEN_PORT"]) == (
+        "postgres",
+        "5432",
+        "6432",
+    )
+    assert settings["DB_PASSWORD"] == password
+    assert bouncer["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert all(p["host_ip"] == "127.0.0.1" for p in bouncer["ports"]), (
+        "published on this host only by default"
+    )
 
     dashboard = services["dashboard"]
     assert "optuna-dashboard" in " ".join(dashboard["command"])
