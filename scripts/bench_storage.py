@@ -145,16 +145,20 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         facts["peak_connections"] = peak
     facts["launch_seconds"] = round(time.perf_counter() - start, 1)
     try:
-        study = optuna.load_study(study_name=name, storage=open_storage(url))
+        storage = open_storage(url)
+        study = optuna.load_study(study_name=name, storage=storage)
         facts.update(
             measure(study, workers=workers, sleep=5 * args.epoch_seconds, target=args.n_trials)
         )
         # Release the storage's pooled connections before the database is dropped.
-        study._storage.engine.dispose() if hasattr(study._storage, "engine") else None
+        storage.engine.dispose()
     finally:
         logs = [p.read_text(errors="replace") for p in (work / "runs" / "logs").rglob("*.log")]
         error_lines = [
-            l for text in logs + [launch_err] for l in text.splitlines() if ERROR_PATTERN.search(l)
+            line
+            for text in [*logs, launch_err]
+            for line in text.splitlines()
+            if ERROR_PATTERN.search(line)
         ]
         facts["connection_errors"] = len(error_lines)
         facts["first_error"] = error_lines[0][:200] if error_lines else ""
@@ -223,7 +227,8 @@ def main() -> int:
         facts = run_one(kind, workers, args)
         print(facts, flush=True)
         conn = (
-            f"peak {facts['peak_connections']}; at most {facts['connections_needed']} of {facts['max_connections']} "
+            f"peak {facts['peak_connections']}; at most {facts['connections_needed']} "
+            f"of {facts['max_connections']} "
             f"({facts['connections_in_use_before']} in use before)"
             if kind == "postgres"
             else "n/a"
@@ -275,7 +280,8 @@ def main() -> int:
     print("\n".join(table + notes))
     if not args.no_doc:
         body = [
-            f"Synthetic mnist_mlp study (TPE multivariate, percentile pruner, 5 reports per trial), "
+            "Synthetic mnist_mlp study "
+            "(TPE multivariate, percentile pruner, 5 reports per trial), "
             f"{args.n_trials} trials per run, {args.epoch_seconds} s sleep per epoch "
             f"({5 * args.epoch_seconds:.2f} s per full trial).",
             "",

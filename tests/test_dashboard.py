@@ -33,6 +33,7 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from selenium.webdriver.common.by import By
 from synthetic import add_trials
 
+from tuner import optuna_internals
 from tuner.execution.create import create_study
 from tuner.study import load_study_spec
 
@@ -73,7 +74,8 @@ def serve(study: str, storage: str, *, cwd):
         line = proc.stdout.readline() if ready else ""
         match = URL_LINE.match(line.strip())
         assert match, (
-            f"no URL line from tuner.dashboard: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+            f"no URL line from tuner.dashboard: {line!r} "
+            f"{proc.stderr.read() if proc.poll() is not None else ''}"
         )
         assert match["url"].startswith("http://127.0.0.1:"), (
             "the default must bind to 127.0.0.1 only"
@@ -195,7 +197,8 @@ def test_dashboard_on_postgresql(tmp_path, tiny_study, browser):
         url, study = study_in(
             tmp_path, tiny_study, n=7, storage=f"postgresql://postgres@127.0.0.1:5432/{database}"
         )
-        study._storage._backend.engine.dispose()  # let DROP DATABASE find no session of ours
+        # Let DROP DATABASE find no session of ours.
+        optuna_internals.rdb_storage(study).engine.dispose()
         # A file the reporter attached (default artifact store: runs/artifacts under the cwd).
         store = tmp_path / "runs" / "artifacts"
         store.mkdir(parents=True)
@@ -228,7 +231,8 @@ def test_dashboard_page_time_for_a_200_trial_study(tmp_path, tiny_study, browser
             lambda d: (
                 "Best Trial" in page_text(d)
                 and d.execute_script(
-                    "return document.querySelectorAll('.js-plotly-plot .scatterlayer path.point').length"
+                    "return document.querySelectorAll("
+                    "'.js-plotly-plot .scatterlayer path.point').length"
                 )
                 >= complete
             ),

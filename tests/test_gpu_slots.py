@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tuner.errors import TunerError
-from tuner.execution.pool import visible_gpus, worker_slots
+from tuner.execution.slots import visible_gpus, worker_slots
 
 
 def test_one_process_per_gpu_slot_with_memory_growth(monkeypatch):

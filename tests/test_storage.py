@@ -11,14 +11,9 @@ import sqlalchemy
 from optuna.trial import TrialState
 
 from tuner.errors import TunerError
-from tuner.execution.storage import (
-    describe_db_error,
-    fail_beatless_trials,
-    heartbeat_settings,
-    open_storage,
-    redact,
-    resolve_url,
-)
+from tuner.execution.heartbeat import fail_beatless_trials, heartbeat_settings
+from tuner.execution.storage import describe_db_error, open_storage, redact, resolve_url
+from tuner.optuna_internals import trial_id
 
 
 def test_bare_postgresql_uses_psycopg2_and_passwords_are_redacted():
@@ -75,11 +70,12 @@ def test_a_running_trial_that_never_beat_is_failed_and_retried_after_twice_the_g
 ):
     monkeypatch.setenv("TUNER_HEARTBEAT_SECONDS", "1")
     monkeypatch.setenv("TUNER_GRACE_SECONDS", "3")
-    study = optuna.create_study(study_name="beat", storage=open_storage(pg_url, create=True))
+    storage = open_storage(pg_url, create=True)
+    study = optuna.create_study(study_name="beat", storage=storage)
     never_beat, beating, young = (study.ask() for _ in range(3))
     for trial in (never_beat, beating, young):
         trial.suggest_float("x", 0, 1)
-    study._storage.record_heartbeat(beating._trial_id)
+    storage.record_heartbeat(trial_id(beating))
     # Age two of them past 2 x grace (the column holds naive UTC); the young one started now.
     engine = sqlalchemy.create_engine(resolve_url(pg_url))
     with engine.begin() as conn:
@@ -88,13 +84,13 @@ def test_a_running_trial_that_never_beat_is_failed_and_retried_after_twice_the_g
             {
                 "t": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
                 - dt.timedelta(seconds=7),
-                "a": never_beat._trial_id,
-                "b": beating._trial_id,
+                "a": trial_id(never_beat),
+                "b": trial_id(beating),
             },
         )
     engine.dispose()
 
-    assert fail_beatless_trials(study) == 1
+    assert fail_beatless_trials(study, storage) == 1
     states = {t.number: t.state for t in study.get_trials()}
     assert states[never_beat.number] == TrialState.FAIL
     assert states[beating.number] == TrialState.RUNNING  # the heartbeat check's business
@@ -104,4 +100,4 @@ def test_a_running_trial_that_never_beat_is_failed_and_retried_after_twice_the_g
     ]
     assert len(retry) == 1 and retry[0].state == TrialState.WAITING
     assert retry[0].params == study.trials[never_beat.number].params
-    assert fail_beatless_trials(study) == 0  # once only
+    assert fail_beatless_trials(study, storage) == 0  # once only

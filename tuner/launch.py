@@ -19,7 +19,8 @@ import sys
 from tuner.cli import add_worker_arguments, run_cli
 from tuner.errors import TunerError
 from tuner.execution.create import create_study
-from tuner.execution.pool import log_dir_of, run_pool, worker_slots
+from tuner.execution.pool import log_dir_of, run_pool
+from tuner.execution.slots import worker_slots
 from tuner.execution.storage import describe_db_error, redact, resolve_url
 from tuner.results.dashboard import DEFAULT_PORT, check_port, start_beside
 from tuner.study import load_study_spec

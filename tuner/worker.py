@@ -12,7 +12,8 @@ import argparse
 
 from tuner.cli import add_worker_arguments, run_cli
 from tuner.errors import TunerError
-from tuner.execution.pool import run_pool, worker_slots
+from tuner.execution.pool import run_pool
+from tuner.execution.slots import worker_slots
 from tuner.execution.storage import load_existing_study, resolve_url
 from tuner.study import load_study_spec
 from tuner.training.data import load_study_data
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         if recorded and recorded != data.digest:
             raise TunerError(
                 f"this host's MNIST differs from the one study {spec.name!r} was created with "
-                f"(digest {data.digest[:12]}, study has {recorded[:12]}); pass --data with the same file"
+                f"(digest {data.digest[:12]}, study has {recorded[:12]}); "
+                "pass --data with the same file"
             )
     return run_pool(spec, url, args.data, slots)
 

@@ -1,7 +1,11 @@
 """Running trials in parallel on one shared storage, on one host or many.
 
-- storage: storage URLs, opening RDBStorage, database errors as one line
-- create:  creating a study once, before any worker starts
-- loop:    one worker process's claim-train-tell loop (budget lock, heartbeats, outages)
-- pool:    the worker processes on this host, their GPU or CPU slots, one progress line
+- storage:   storage URLs, opening RDBStorage, database errors as one line
+- create:    creating a study once, before any worker starts
+- budget:    the trial-budget lock that keeps parallel workers from overshooting the target
+- heartbeat: heartbeat settings and thread; failing and re-queueing trials of lost workers
+- loop:      one worker process's claim-train-tell loop (waits out database outages)
+- slots:     which GPU, or what share of CPU threads, each worker process gets
+- progress:  one progress line for the whole study, and the summary at the end
+- pool:      the worker processes on this host, started and stopped together
 """

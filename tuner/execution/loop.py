@@ -16,7 +16,6 @@ import logging
 import os
 import signal
 import socket
-import threading
 import time
 import traceback
 import warnings
@@ -25,12 +24,12 @@ from collections.abc import Iterator
 import optuna
 from optuna.trial import TrialState
 
+from tuner import optuna_internals
 from tuner.errors import TunerError
+from tuner.execution.budget import BudgetLock
+from tuner.execution.heartbeat import Heartbeat, fail_and_retry, fail_beatless_trials
 from tuner.execution.storage import (
-    BudgetLock,
     describe_db_error,
-    fail_and_retry,
-    fail_beatless_trials,
     is_connection_error,
     open_storage,
     redact,
@@ -47,31 +46,6 @@ MAX_CONSECUTIVE_FAILURES = 3
 DB_OUTAGE_SECONDS = 180  # how long a worker keeps retrying an unreachable database
 OUTAGE_RETRY_SECONDS = 2
 BUDGET_WAIT_SECONDS = 1  # how often a worker at the budget's edge looks again
-
-
-class Heartbeat:
-    """Beats for one running trial, so a killed worker's trial is detected as stale."""
-
-    def __init__(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(storage, trial_id), daemon=True, name="heartbeat"
-        )
-        self._thread.start()
-
-    def _run(self, storage: optuna.storages.RDBStorage, trial_id: int) -> None:
-        interval = storage.get_heartbeat_interval()
-        while True:
-            try:
-                storage.record_heartbeat(trial_id)
-            except Exception as e:  # a database blip must not kill the thread
-                log.warning("heartbeat failed: %s", type(e).__name__)
-            if self._stop.wait(interval):
-                return
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 _stop_requested = False  # set by the first SIGINT/SIGTERM: the worker is being stopped
@@ -143,12 +117,12 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
         trial = None
         try:
             while abandoned:
-                if fail_and_retry(study, abandoned[0]):
+                if fail_and_retry(study, storage, abandoned[0]):
                     log.warning(
                         "trial id %d was cut off by the outage: failed and re-queued", abandoned[0]
                     )
                 abandoned.pop(0)
-            trial = _claim_trial(study, lock, spec, owner)
+            trial = _claim_trial(study, storage, lock, spec, owner)
             if trial is None:
                 return 0
             outage_since = None
@@ -159,8 +133,8 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
             # The database went away (restart, network). The trial in flight, if any, is lost:
             # once the database is back we fail it and re-queue it (the heartbeat check would
             # too, after the grace period, if this process died instead).
-            if trial is not None and trial._trial_id not in abandoned:
-                abandoned.append(trial._trial_id)
+            if trial is not None and optuna_internals.trial_id(trial) not in abandoned:
+                abandoned.append(optuna_internals.trial_id(trial))
             outage_since = outage_since or time.monotonic()
             if time.monotonic() - outage_since > DB_OUTAGE_SECONDS:
                 raise TunerError(
@@ -177,7 +151,11 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
 
 
 def _claim_trial(
-    study: optuna.Study, lock: BudgetLock, spec: StudySpec, owner: str
+    study: optuna.Study,
+    storage: optuna.storages.RDBStorage,
+    lock: BudgetLock,
+    spec: StudySpec,
+    owner: str,
 ) -> optuna.Trial | None:
     """Start a trial if the budget allows, atomically across all workers; None when it is used up.
 
@@ -187,7 +165,7 @@ def _claim_trial(
     """
     while True:
         optuna.storages.fail_stale_trials(study)  # fail and re-queue trials of dead workers
-        fail_beatless_trials(study)
+        fail_beatless_trials(study, storage)
         with lock.hold():
             target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
             counts = count_trials(study.get_trials(deepcopy=False))
@@ -200,14 +178,16 @@ def _claim_trial(
                 with interrupts_deferred():
                     trial = study.ask()
                     trial.set_user_attr("worker", owner)
-                    study._storage.record_heartbeat(trial._trial_id)
+                    storage.record_heartbeat(optuna_internals.trial_id(trial))
                 return trial
         time.sleep(BUDGET_WAIT_SECONDS)
 
 
-def _run_trial(study, storage, trial: optuna.Trial, objective) -> bool:
+def _run_trial(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, trial: optuna.Trial, objective
+) -> bool:
     """Run one trial and tell its outcome. Returns False if it failed."""
-    beat = Heartbeat(storage, trial._trial_id)
+    beat = Heartbeat(storage, optuna_internals.trial_id(trial))
     try:
         value = objective(trial)
     except optuna.TrialPruned:

@@ -1,4 +1,4 @@
-"""Where studies live: URL resolution, redaction, opening RDBStorage, and the trial-budget lock.
+"""Where studies live: URL resolution, redaction, opening RDBStorage, database errors as one line.
 
 The zero-set-up default is SQLite in `runs/optuna.db` through RDBStorage (see README for why).
 PostgreSQL URLs are used for real parallel and multi-host work. Both go through RDBStorage, so
@@ -8,15 +8,12 @@ heartbeats and stale-trial retry behave the same on either.
 from __future__ import annotations
 
 import contextlib
-import copy
-import datetime as dt
-import fcntl
 import os
 import re
 import sqlite3
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import optuna
 import sqlalchemy
@@ -24,43 +21,14 @@ import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
 from tuner.errors import TunerError
+from tuner.execution.heartbeat import MAX_RETRY, heartbeat_settings
 
 STORAGE_ENV = "TUNER_STORAGE"
 DEFAULT_DIR = Path("runs")
-# A worker beats every HEARTBEAT seconds while it runs a trial; a RUNNING trial with no beat for
-# GRACE seconds is failed by the next worker that looks, and re-queued by
-# RetryHeartbeatStaleTrialCallback (up to MAX_RETRY times). GRACE is several beats so that a
-# slow database round trip or a short restart is not mistaken for a dead worker; a shorter grace
-# re-queues a killed worker's trial sooner. docs/STORAGE.md explains the choice.
-HEARTBEAT_ENV = "TUNER_HEARTBEAT_SECONDS"
-GRACE_ENV = "TUNER_GRACE_SECONDS"
-DEFAULT_HEARTBEAT_SECONDS = 10
-DEFAULT_GRACE_SECONDS = 60
-MAX_RETRY = 3
 # Each worker process holds at most POOL_SIZE + MAX_OVERFLOW storage connections (its trial
 # loop and its heartbeat thread) plus one short-lived connection for the budget lock.
 POOL_SIZE = 2
 MAX_OVERFLOW = 1
-
-
-def heartbeat_settings() -> tuple[int, int]:
-    """(heartbeat seconds, grace seconds) from the environment, checked."""
-    values = []
-    for name, default in (
-        (HEARTBEAT_ENV, DEFAULT_HEARTBEAT_SECONDS),
-        (GRACE_ENV, DEFAULT_GRACE_SECONDS),
-    ):
-        raw = os.environ.get(name, "").strip() or str(default)
-        if not raw.isdigit() or int(raw) < 1:
-            raise TunerError(f"${name} must be a whole number of seconds >= 1, got {raw!r}")
-        values.append(int(raw))
-    heartbeat, grace = values
-    if grace <= heartbeat:
-        raise TunerError(
-            f"${GRACE_ENV} ({grace}) must be longer than ${HEARTBEAT_ENV} ({heartbeat}), "
-            "or live trials are failed as stale; a few heartbeats long is usual"
-        )
-    return heartbeat, grace
 
 
 def default_url() -> str:
@@ -113,14 +81,16 @@ def open_storage(url: str, *, create: bool = False) -> optuna.storages.RDBStorag
     heartbeat, grace = heartbeat_settings()
     if is_sqlite(url):
         _prepare_sqlite(url, create=create)
-        engine_kwargs = {"connect_args": {"timeout": 60}}  # busy timeout for parallel workers
+        # A busy timeout, so parallel workers wait for each other's writes.
+        engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
     else:
         engine_kwargs = {
-            "pool_pre_ping": True,  # a connection dropped by a restart or a NAT is replaced on checkout
+            # A connection dropped by a restart or a NAT is replaced on checkout.
+            "pool_pre_ping": True,
             "pool_size": POOL_SIZE,
             "max_overflow": MAX_OVERFLOW,
             "pool_recycle": 600,
-            "connect_args": _POSTGRES_CONNECT_ARGS,
+            "connect_args": POSTGRES_CONNECT_ARGS,
         }
     for attempt in range(3):
         try:
@@ -150,7 +120,7 @@ _CREATION_RACE = re.compile(r"already exists|UNIQUE constraint failed|duplicate 
 
 # libpq settings: give up on an unreachable server after 10 s instead of the OS's minutes, and
 # keep idle connections alive (and notice dead ones) across long trials.
-_POSTGRES_CONNECT_ARGS = {
+POSTGRES_CONNECT_ARGS = {
     "connect_timeout": 10,
     "application_name": "mnist-tuner",
     "keepalives": 1,
@@ -181,8 +151,9 @@ def describe_db_error(error: BaseException, url: str) -> str:
     """One line from a driver error (the innermost one), any password removed, with a hint."""
     root = error
     for candidate in _chain(error):
-        if getattr(candidate, "orig", None) is not None:
-            root = candidate.orig
+        orig = getattr(candidate, "orig", None)  # a SQLAlchemy error's driver error
+        if orig is not None:
+            root = orig
             break
         root = candidate
     lines = [line.strip() for line in str(root).strip().splitlines() if line.strip()]
@@ -223,60 +194,6 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def fail_and_retry(study: optuna.Study, trial_id: int) -> bool:
-    """Fail a RUNNING trial whose worker is gone or was cut off, and re-queue it (same
-    parameters) as Optuna's heartbeat check does for a stale one.
-
-    Returns False if someone else finished it first (e.g. another worker's heartbeat check).
-    """
-    storage = study._storage
-    try:
-        if not storage.set_trial_state_values(trial_id, state=optuna.trial.TrialState.FAIL):
-            return False
-    except optuna.exceptions.UpdateFinishedTrialError:
-        return False
-    callback = storage.get_heartbeat_stale_trial_callback()
-    if callback is not None:
-        callback(study, copy.deepcopy(storage.get_trial(trial_id)))
-    return True
-
-
-def fail_beatless_trials(study: optuna.Study) -> int:
-    """Fail and re-queue RUNNING trials that never recorded a heartbeat and are older than
-    twice the grace period; returns how many.
-
-    Optuna's stale check skips a trial with no heartbeat row. A worker killed, or cut off from
-    the database, between creating a trial and its first beat leaves one; without this it would
-    stay RUNNING for ever and hold a place in the budget.
-    """
-    rdb = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache layer
-    grace = getattr(rdb, "grace_period", None)
-    if not grace:
-        return 0
-    cutoff = dt.datetime.now() - dt.timedelta(seconds=2 * grace)  # naive local, as Optuna's
-    old = {
-        t._trial_id
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        if t.datetime_start is not None and t.datetime_start < cutoff
-    }
-    if not old:
-        return 0
-    # Private model, the same query Optuna's own stale check makes.
-    from optuna.storages._rdb.models import TrialHeartbeatModel
-
-    session = rdb.scoped_session()
-    try:
-        beaten = {
-            row.trial_id
-            for row in session.query(TrialHeartbeatModel.trial_id).filter(
-                TrialHeartbeatModel.trial_id.in_(old)
-            )
-        }
-    finally:
-        session.close()
-    return sum(fail_and_retry(study, trial_id) for trial_id in sorted(old - beaten))
-
-
 def _prepare_sqlite(url: str, *, create: bool) -> None:
     database = make_url(url).database
     if not database or database == ":memory:":
@@ -292,41 +209,6 @@ def _prepare_sqlite(url: str, *, create: bool) -> None:
     # WAL lets readers (dashboard, progress) work while a worker writes; it persists in the file.
     with contextlib.closing(sqlite3.connect(path, timeout=60)) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
-
-
-class BudgetLock:
-    """Serializes "count the study's trials, then ask for a new one" across every worker.
-
-    Without it, two workers that see n_trials - 1 at the same moment both start a trial and
-    the study overshoots. PostgreSQL: a transaction-scoped advisory lock (works across hosts,
-    released if the holder dies). SQLite: an flock on a file beside the database.
-    """
-
-    def __init__(self, url: str, study_name: str) -> None:
-        self.url = resolve_url(url)
-        self.key = zlib.crc32(f"tuner-budget:{study_name}".encode())
-        if is_sqlite(self.url):
-            self._engine = None
-            self._lock_path = Path(make_url(self.url).database + ".lock")
-        else:
-            # One connection per claim: the lock lives exactly as long as its transaction.
-            self._engine = sqlalchemy.create_engine(
-                self.url, poolclass=sqlalchemy.NullPool, connect_args=_POSTGRES_CONNECT_ARGS
-            )
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        if self._engine is None:
-            with open(self._lock_path, "a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-        else:
-            with self._engine.begin() as conn:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.key})
-                yield
 
 
 def artifact_dir() -> Path:

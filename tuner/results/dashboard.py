@@ -1,4 +1,4 @@
-"""Serve optuna-dashboard on a study's storage: in this process, or beside the launcher's workers."""
+"""Serve optuna-dashboard on a study's storage, in this process or beside the launcher's workers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import optuna
 import optuna_dashboard
 from optuna.artifacts import FileSystemArtifactStore
 
+from tuner import optuna_internals
 from tuner.errors import TunerError
 from tuner.execution.storage import artifact_dir
 
@@ -40,14 +41,16 @@ def study_url(host: str, port: int, study: optuna.Study) -> str:
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
     if ":" in shown:
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}/dashboard/studies/{study._study_id}"
+    return f"http://{shown}:{port}/dashboard/studies/{optuna_internals.study_id(study)}"
 
 
 def serve(study: optuna.Study, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve the dashboard for the study's storage until interrupted; print the URL once bound."""
     # The reporter attaches its files to the study in this store; the dashboard lists them.
     artifacts = FileSystemArtifactStore(artifact_dir())
-    app = optuna_dashboard.wsgi(study._storage, artifact_store=artifacts)
+    # The study's own storage: Optuna's cache layer over the RDBStorage, so a large study's
+    # finished trials are read once, not on every refresh.
+    app = optuna_dashboard.wsgi(optuna_internals.study_storage(study), artifact_store=artifacts)
     try:
         server = make_server(
             host, port, app, server_class=_ThreadedServer, handler_class=_QuietHandler

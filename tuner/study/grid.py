@@ -17,12 +17,14 @@ from collections.abc import Mapping, Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tuner.optuna_internals import HookedGridSampler, all_trials
+
 # A point is taken while a trial holds it or has finished it; a heartbeat retry is a WAITING
 # copy of the failed trial that keeps its grid_id.
 _TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
 
 
-class BudgetGridSampler(optuna.samplers.GridSampler):
+class BudgetGridSampler(HookedGridSampler):
     def after_trial(
         self,
         study: optuna.Study,
@@ -32,16 +34,16 @@ class BudgetGridSampler(optuna.samplers.GridSampler):
     ) -> None:
         """Nothing to do: workers stop at the trial budget, not by `study.stop()`."""
 
-    def _get_unvisited_grid_ids(self, study: optuna.Study) -> list[int]:
-        # Overrides GridSampler's: only trials that hold or finished a point take it.
+    def unvisited_grid_ids(self, study: optuna.Study) -> list[int]:
+        """Points no trial holds or finished; a FAILED trial's point is free again."""
         taken = {
             t.system_attrs["grid_id"]
-            for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+            for t in all_trials(study)
             if t.state in _TAKEN
             and "grid_id" in t.system_attrs
-            and self._same_search_space(t.system_attrs.get("search_space", {}))
+            and self.same_search_space(t.system_attrs.get("search_space", {}))
         }
-        return sorted(set(range(len(self._all_grids))) - taken)
+        return sorted(set(range(self.grid_point_count())) - taken)
 
 
 def grid_size(search_space: Mapping[str, Sequence]) -> int:
