@@ -34,14 +34,13 @@ from test_postgres import (
 )
 
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
-# Server connections per (database, user): fewer than the 4 workers' client connections (up to 4
-# each; 15 server connections when they connect directly), so the count below shows the bouncer
-# multiplexing them. Not lower: tuner at this commit can hold one server connection while it waits
-# for another (a worker waiting in pg_advisory_xact_lock; Optuna's schema check on opening the
-# storage), so the pool must exceed the processes that can do so at once (4 workers + launcher).
-# With a pool of 2 the workers deadlock until pgbouncer's query_wait_timeout (measured: 0 of 40
-# trials in 400 s); docs/STORAGE.md says what to change.
-POOL_SIZE = 6
+# Server connections per (database, user): half the 4 workers, each of which holds up to 4
+# client connections (15 server connections when they connect directly). A pool smaller than
+# the worker processes is what used to deadlock (a worker waiting inside pg_advisory_xact_lock
+# held a server connection; so did Optuna's schema check on opening the storage: 0 of 40 trials
+# in 400 s measured); this size checks that the polled lock and the launcher-only schema check
+# keep it from happening.
+POOL_SIZE = 2
 
 
 class PgBouncer:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import random
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +16,16 @@ from sqlalchemy.engine import make_url
 from tuner.errors import TunerError
 from tuner.execution.storage import POSTGRES_CONNECT_ARGS, is_sqlite, resolve_url
 
+_TRY_LOCK = sqlalchemy.text("SELECT pg_try_advisory_xact_lock(:k)")
+_POLL_SECONDS = (0.02, 0.1)  # random, so waiting workers do not poll in step
+
 
 class BudgetLock:
     """Serializes "count the study's trials, then ask for a new one" across every worker.
 
     Without it, two workers that see n_trials - 1 at the same moment both start a trial and
-    the study overshoots. PostgreSQL: a transaction-scoped advisory lock (works across hosts,
-    released if the holder dies). SQLite: an flock on a file beside the database.
+    the study overshoots. PostgreSQL: a transaction-scoped advisory lock (works across hosts and
+    through PgBouncer's transaction pooling, released if the holder dies). SQLite: an flock on a file beside the database.
     """
 
     def __init__(self, url: str, study_name: str) -> None:
@@ -48,6 +53,15 @@ class BudgetLock:
                 finally:
                     fcntl.flock(handle, fcntl.LOCK_UN)
         else:
-            with self._engine.begin() as conn:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": self.key})
-                yield
+            # Poll the non-blocking form in short transactions: a worker blocked inside
+            # pg_advisory_xact_lock would hold a server connection for the whole wait, and
+            # behind PgBouncer (transaction pooling) waiters filling the pool starve the holder,
+            # which needs one more connection to count and create its trial.
+            with self._engine.connect() as conn:
+                while True:
+                    with conn.begin():
+                        got = conn.execute(_TRY_LOCK, {"k": self.key}).scalar()
+                        if got:
+                            yield
+                            return
+                    time.sleep(random.uniform(*_POLL_SECONDS))

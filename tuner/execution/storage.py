@@ -98,6 +98,10 @@ def open_storage(url: str, *, create: bool = False) -> optuna.storages.RDBStorag
                 url,
                 engine_kwargs=engine_kwargs,
                 skip_table_creation=not create,
+                # The schema check opens a second connection inside its first transaction:
+                # workers starting together behind a small PgBouncer pool would deadlock on
+                # it. The launcher (create=True) still checks.
+                skip_compatibility_check=not create,
                 heartbeat_interval=heartbeat,
                 grace_period=grace,
                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
