@@ -25,7 +25,8 @@ class BudgetLock:
 
     Without it, two workers that see n_trials - 1 at the same moment both start a trial and
     the study overshoots. PostgreSQL: a transaction-scoped advisory lock (works across hosts and
-    through PgBouncer's transaction pooling, released if the holder dies). SQLite: an flock on a file beside the database.
+    through PgBouncer's transaction pooling, released if the holder dies). SQLite: an flock on a
+    file beside the database.
     """
 
     def __init__(self, url: str, study_name: str) -> None:
