@@ -39,3 +39,21 @@ def test_append_section_writes_a_dated_section_with_machine_and_load(tmp_path: P
     assert "python scripts/bench_x.py --n 3`" in text
     assert "CPU cores" in text and "GPU: " in text and "optuna " in text
     assert "at start: 1.00 / 1.00 / 1.00; at end: 2.00 / 2.00 / 2.00" in text
+
+
+def test_search_summary_counts_a_censored_run_as_infinite_in_the_median() -> None:
+    from bench import doc
+
+    def run(seed: int, passed: bool, seconds: float, trials: int) -> dict:
+        return {"seed": seed, "passed": passed, "seconds": seconds, "trials": trials}
+
+    results = {
+        "product": [run(0, True, 100, 4), run(1, True, 300, 9), run(2, False, 600, 20)],
+        "optuna_tpe": [run(0, False, 600, 30), run(1, False, 600, 31), run(2, True, 50, 2)],
+    }
+    table = doc.summary_table(results, budget=600)
+    assert table[2] == (
+        "| product | 2/3 | 300 | 9 | s0: 100 s, 4 trials PASS; s1: 300 s, 9 trials PASS; "
+        "s2: 600 s, 20 trials (censored) |"
+    )
+    assert table[3].startswith("| optuna_tpe | 1/3 | > 600 s budget | not reached |")

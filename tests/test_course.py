@@ -14,6 +14,7 @@ import os
 import statistics
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import optuna
@@ -22,7 +23,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from tuner.errors import TunerError
-from tuner.results.course import EXERCISES, Exercise, judge, summarize, t_sf, welch_p
+from tuner.results.course import EXERCISES, Exercise, judge, summarize, welch_p
 from tuner.study import STUDIES_DIR, load_study_spec, parse_study, suggest
 from tuner.training.objective import trial_seed
 
@@ -85,7 +86,7 @@ def test_course_study_expands_to_its_grid(exercise):
 
     configs, seeds_used = [], set()
     for values in itertools.product(*grid.values()):
-        params = dict(zip(grid, values))
+        params = dict(zip(grid, values, strict=True))
         config = suggest(optuna.trial.FixedTrial(params), spec.space)
         configs.append(config)
         seeds_used.add(trial_seed(spec, 0, config))
@@ -161,29 +162,30 @@ def test_grid_budget_larger_than_the_grid_is_refused():
 # --- statistics -----------------------------------------------------------------------------
 
 
-# Reference values from numerically integrating Student's t density.
-@pytest.mark.parametrize(
-    "t, df, p",
-    [
-        (2.015048, 5, 0.0500000238),
-        (1.833113, 9, 0.0499999947),
-        (1.0, 1, 0.25),
-        (0.0, 7, 0.5),
-        (3.5, 7.3, 0.0046715693),
-        (0.7, 12.6, 0.2483245377),
-        (-1.2, 3.4, 0.8464877995),
-    ],
-)
-def test_t_tail_matches_reference(t, df, p):
-    assert t_sf(t, df) == pytest.approx(p, abs=1e-9)
+def test_welch_p_matches_published_welch_tests():
+    # R's t.test(ts1, ts2) (Welch) prints t = -1.8325, df = 17.9, p-value = 0.08356 (two-sided):
+    # one-sided, "ts2 is better", that is half.
+    ts1 = [11, 9, 10, 11, 10, 12, 9, 11, 12, 9]
+    ts2 = [11, 13, 10, 13, 12, 9, 11, 12, 12, 11]
+    assert welch_p(ts2, ts1) == pytest.approx(0.08356 / 2, abs=5e-6)
+    assert welch_p(ts1, ts2) == pytest.approx(1 - 0.08356 / 2, abs=5e-6)
+    # Rosetta Code's Welch's t-test task: two-sided p = 0.010751561149784, unequal sizes.
+    x, y = [3.0, 4.0, 1.0, 2.1], [490.2, 340.0, 433.9]
+    assert welch_p(y, x) == pytest.approx(0.010751561149784 / 2, rel=1e-9)
 
 
 def test_welch_p():
     # Equal variances and sizes: t = 2 / sqrt(1/3 + 1/3), df = 4.
     assert welch_p([2, 3, 4], [0, 1, 2]) == pytest.approx(0.0352419985, abs=1e-9)
     assert welch_p([0, 1, 2], [2, 3, 4]) == pytest.approx(1 - 0.0352419985, abs=1e-9)
+    # One side without spread: t = 0.15 / 0.05 = 3 on df = 1, P(T > 3) = 1/2 - atan(3)/pi,
+    # and no warning (the table must not print one for an option stuck at one class).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert welch_p([0.2, 0.3], [0.1, 0.1]) == pytest.approx(0.5 - math.atan(3) / math.pi)
     assert welch_p([0.1, 0.1], [0.1, 0.1]) == 0.5  # no spread, no difference
     assert welch_p([0.2, 0.2], [0.1, 0.1]) == 0.0
+    assert welch_p([0.1, 0.1], [0.2, 0.2]) == 1.0
     assert math.isnan(welch_p([0.2], [0.1, 0.1]))
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import optuna
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
+from scipy import stats
 
 ALPHA = 0.05
 REPEAT = "seed_repeat"  # the grid parameter that repeats an option over seeds
@@ -71,8 +72,8 @@ EXERCISES = (
         "No dropout, or dropout 0.5 after the second hidden layer? Compare the train and "
         "test accuracy curves.",
         "0.5",
-        "Dropout curbs overfitting: train and test accuracy stay closer. The verdict "
-        "compares abs(train - test) accuracy, train accuracy evaluated after training (dropout off).",
+        "Dropout curbs overfitting: train and test accuracy stay closer. The verdict compares "
+        "abs(train - test) accuracy, train accuracy evaluated after training (dropout off).",
         metric="abs_gap",
         names={"0.0": "no dropout", "0.5": "dropout 0.5"},
         curves=True,
@@ -233,10 +234,9 @@ def summarize(study: optuna.Study, exercise: Exercise) -> Summary:
         if isinstance(d, CategoricalDistribution)
     }
     searched = [name for name in grid if name != REPEAT]
-    options = [
-        Option(option_label(dict(zip(searched, values)), searched), dict(zip(searched, values)))
-        for values in itertools.product(*(grid[name] for name in searched))
-    ]
+    combos = itertools.product(*(grid[name] for name in searched))
+    points = [dict(zip(searched, values, strict=True)) for values in combos]
+    options = [Option(option_label(params, searched), params) for params in points]
     by_label = {o.label: o for o in options}
     seen: set[tuple[str, Any]] = set()
     duplicates = 0
@@ -265,54 +265,22 @@ def summarize(study: optuna.Study, exercise: Exercise) -> Summary:
     )
 
 
-def t_sf(t: float, df: float) -> float:
-    """P(T > t) for Student's t with df degrees of freedom."""
-    tail = 0.5 * _betainc(df / 2, 0.5, df / (df + t * t))
-    return tail if t >= 0 else 1.0 - tail
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularized incomplete beta I_x(a, b), by its continued fraction (Lentz's method)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    if x > (a + 1) / (a + b + 2):  # the fraction converges fast only below this point
-        return 1.0 - _betainc(b, a, 1.0 - x)
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    tiny = 1e-300
-    c, d = 1.0, 1.0 - (a + b) * x / (a + 1)
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    fraction = d
-    for m in range(1, 500):
-        for numerator in (
-            m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
-            -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1)),
-        ):
-            d = 1.0 + numerator * d
-            d = 1.0 / (d if abs(d) > tiny else tiny)
-            c = 1.0 + numerator / c
-            c = c if abs(c) > tiny else tiny
-            fraction *= c * d
-        if abs(c * d - 1.0) < 1e-14:
-            break
-    return math.exp(log_front) * fraction / a
-
-
 def welch_p(better: list[float], worse: list[float]) -> float:
     """One-sided Welch t-test p-value that `better` has the higher mean; nan under 2 runs each."""
     n1, n2 = len(better), len(worse)
     if n1 < 2 or n2 < 2:
         return math.nan
-    diff = statistics.fmean(better) - statistics.fmean(worse)
-    v1, v2 = statistics.variance(better) / n1, statistics.variance(worse) / n2
-    if v1 + v2 == 0:  # no spread at all (e.g. every run stuck at one class)
-        return 0.0 if diff > 0 else 1.0 if diff < 0 else 0.5
-    t = diff / math.sqrt(v1 + v2)
-    df = (v1 + v2) ** 2 / (v1 * v1 / (n1 - 1) + v2 * v2 / (n2 - 1))
-    return t_sf(t, df)
+    mean1, mean2 = statistics.fmean(better), statistics.fmean(worse)
+    sd1, sd2 = statistics.stdev(better), statistics.stdev(worse)
+    if sd1 == sd2 == 0:  # no spread at all (e.g. every run stuck at one class): scipy gives nan
+        return 0.0 if mean1 > mean2 else 1.0 if mean1 < mean2 else 0.5
+    # From the summary statistics: scipy's ttest_ind computes the same test but warns of
+    # "catastrophic cancellation" whenever one option's runs are all equal.
+    return float(
+        stats.ttest_ind_from_stats(
+            mean1, sd1, n1, mean2, sd2, n2, equal_var=False, alternative="greater"
+        ).pvalue
+    )
 
 
 def beats(a: Option, b: Option, metric: str) -> float:

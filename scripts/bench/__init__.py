@@ -1,0 +1,9 @@
+"""Benchmark part 1 (scripts/bench_search.py): time to a passing config, arm against arm.
+
+- confirm:    what every arm shares: the clock, the pass check (validation stand-in, then the
+              capstone retrain) and the result an arm reports
+- arms/:      one module per competitor: this product, plain Optuna (TPE and random search),
+              Keras Tuner (Bayesian and Hyperband); `arms.ARMS` names them
+- schedule:   each (arm, seed) in its own process, one after another or pinned to cores
+- doc:        the summary table and the section appended to docs/BENCHMARKS.md
+"""

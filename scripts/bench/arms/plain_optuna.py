@@ -1,0 +1,55 @@
+"""Plain Optuna, as a user would write it: one study in memory, one trial at a time.
+
+optuna_tpe uses TPESampler(seed), optuna_random RandomSampler(seed); neither has constraints
+or a pruning callback, and both maximize validation accuracy on the same rows as every arm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import optuna
+
+from bench.confirm import ArmRun, Confirmer, arm_result, elapsed
+from tuner.study import suggest
+from tuner.training.objective import fit_and_measure
+
+
+def run_tpe(run: ArmRun) -> dict[str, Any]:
+    return _search(optuna.samplers.TPESampler(seed=run.seed), run)
+
+
+def run_random(run: ArmRun) -> dict[str, Any]:
+    return _search(optuna.samplers.RandomSampler(seed=run.seed), run)
+
+
+def _search(sampler: optuna.samplers.BaseSampler, run: ArmRun) -> dict[str, Any]:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    confirm = Confirmer(run.data_path)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    epochs = 0
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal epochs
+        config = suggest(trial, confirm.spec.space)
+        keras.backend.clear_session()
+        seed = run.seed + trial.number
+        result = fit_and_measure(config, confirm.data.train, confirm.data.validation, seed=seed)
+        epochs += config["epochs"]
+        if confirm.passes(
+            config,
+            trial=trial.number,
+            seed=seed,
+            val_accuracy=result["val_accuracy"],
+            gap=result["gap"],
+        ):
+            trial.study.stop()
+        return result["val_accuracy"]
+
+    def over_budget(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        if elapsed() > run.budget_seconds:
+            study.stop()
+
+    study.optimize(objective, callbacks=[over_budget], gc_after_trial=True)
+    return arm_result(confirm, trials=len(study.trials), epochs=epochs)
