@@ -14,7 +14,7 @@ from tuner.cli import add_worker_arguments, run_cli
 from tuner.errors import TunerError
 from tuner.execution.pool import run_pool, worker_slots
 from tuner.execution.storage import load_existing_study, resolve_url
-from tuner.study import load_study_spec
+from tuner.study import load_study_spec, record
 from tuner.training.data import load_study_data
 
 
@@ -35,11 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     if spec.synthetic is None:
         # Every host must train on the same rows: compare with what the launcher recorded.
         data = load_study_data(spec, args.data)
-        recorded = study.user_attrs.get("data_digest")
+        recorded = record.Provenance.read(study).data_digest
         if recorded and recorded != data.digest:
             raise TunerError(
                 f"this host's MNIST differs from the one study {spec.name!r} was created with "
-                f"(digest {data.digest[:12]}, study has {recorded[:12]}); pass --data with the same file"
+                f"(digest {data.digest[:12]}, study has {recorded[:12]}); "
+                "pass --data with the same file"
             )
     return run_pool(spec, url, args.data, slots)
 

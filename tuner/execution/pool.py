@@ -28,8 +28,8 @@ from tuner.execution.storage import (
     is_connection_error,
     open_storage,
 )
-from tuner.study import StudySpec
-from tuner.study.record import TARGET_ATTR, StudyCounts, best_trial, count_trials
+from tuner.study import StudySpec, record
+from tuner.study.record import StudyCounts, best_trial, count_trials
 
 POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 60
@@ -180,7 +180,7 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
                 file=sys.stderr,
             )
     counts = progress.summary()
-    target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
+    target = record.target_trials(study, spec.n_trials)
     # A worker that died (killed, out of memory) is reported above; the run succeeded if the
     # study still reached its target, which is what heartbeats and retries are for.
     return 0 if counts.finished >= target else 1
@@ -209,9 +209,9 @@ def _fail_orphans(
     ours = {f"{host}:{p.pid}" for p in procs}
     try:
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if t.user_attrs.get("worker") not in ours:
+            if record.worker(t) not in ours:
                 continue
-            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+            study._storage.set_trial_user_attr(t._trial_id, record.FAIL_REASON, reason)
             if retry:
                 fail_and_retry(study, t._trial_id)
             else:
@@ -245,7 +245,7 @@ class Progress:
     def line(self) -> tuple[str, StudyCounts]:
         trials = self.study.get_trials(deepcopy=False)
         counts = count_trials(trials)
-        target = self.study.user_attrs.get(TARGET_ATTR, counts.finished)
+        target = record.target_trials(self.study, counts.finished)
         best, feasible = best_trial(self.study, trials)
         if best is None:
             best_text = "best -"
