@@ -227,9 +227,12 @@ def ranked(trials: Iterable[FrozenTrial], direction: StudyDirection) -> list[Fro
     """The complete trials best first: feasible ones first, then by objective value in the
     study's direction (for re-seeded trials a confidence bound, not one lucky run). Ties keep
     the order given."""
-    sign = -1 if direction == StudyDirection.MAXIMIZE else 1
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    return sorted(complete, key=lambda t: (not is_feasible(t), sign * t.value))
+    sign = -1.0 if direction == StudyDirection.MAXIMIZE else 1.0
+    scored = [
+        (t, t.value) for t in trials if t.state == TrialState.COMPLETE and t.value is not None
+    ]
+    scored.sort(key=lambda pair: (not is_feasible(pair[0]), sign * pair[1]))
+    return [t for t, _ in scored]
 
 
 def best_trial(
