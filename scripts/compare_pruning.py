@@ -8,10 +8,11 @@ first with the study's sampler (its seed); the rules arm then trains the same co
 order and with the same weight seeds (each baseline trial is enqueued), so the two arms differ only
 in where the callback stopped a run. With --same-sampler the rules arm samples for itself instead
 (same seed), and the arms drift apart once pruned trials change what TPE has seen.
-The baseline keeps the trial callback with its `[overfit]` rules disabled (pruner and
+The baseline keeps the trial callbacks with their `[overfit]` rules disabled (pruner and
 divergence still act), or with --baseline no-callback trains every trial to its last epoch.
-Prints wall and CPU time (CPU time is the steadier figure on shared cores), epochs trained, trials pruned by reason and the best validation accuracy of
-each arm, and their ratios. --save DIR keeps both studies in DIR/compare.db for the dashboard.
+Prints wall and CPU time (CPU time is the steadier figure on shared cores), epochs trained,
+trials pruned by reason and the best validation accuracy of each arm, and their ratios.
+--save DIR keeps both studies in DIR/compare.db for the dashboard.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import optuna
 
 from tuner.cli import run_cli
 from tuner.errors import TunerError
-from tuner.study import StudySpec, load_study_spec
+from tuner.study import StudySpec, load_study_spec, record
 from tuner.study.record import best_trial, count_trials
 
 
@@ -67,7 +68,13 @@ def run_arm(
             result = fit_and_measure(
                 config, data.train, data.validation, seed=trial_seed(spec, trial.number, config)
             )
-            trial.set_user_attr("history", result["history"])
+            record.Measurements(
+                train_accuracy=result["train_accuracy"],
+                val_accuracy=result["val_accuracy"],
+                gap=result["gap"],
+                fit_seconds=result["fit_seconds"],
+                history=result["history"],
+            ).write(trial)
             return result[spec.metric]
 
     def clear(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -75,7 +82,7 @@ def run_arm(
         print(
             f"  [{study.study_name}] trial {trial.number}: {trial.state.name.lower()} "
             f"{_epochs(trial)}/{trial.params.get('epochs', '-')} epochs "
-            f"{trial.user_attrs.get('prune_reason', '')}",
+            f"{record.prune_reason(trial) or ''}",
             file=sys.stderr,
             flush=True,
         )
@@ -101,14 +108,13 @@ def run_arm(
         ),
         "best_feasible": best.value if best is not None and counts.feasible else float("nan"),
         "best_trial": best.number if best is not None else None,
-        "train_eval_seconds": sum(t.user_attrs.get("train_eval_seconds", 0.0) for t in trials),
+        "train_eval_seconds": sum(record.train_eval_seconds(t) for t in trials),
         "params": [t.params for t in trials],
     }
 
 
 def _epochs(trial: optuna.trial.FrozenTrial) -> int:
-    history = trial.user_attrs.get("history") or {}
-    return len(history.get("loss", []))
+    return len(record.history(trial).get("loss", []))
 
 
 def report(
@@ -164,7 +170,8 @@ def report(
     ]
     print(
         f"study {spec.name}: {n_trials} trials per arm, sampler seed {spec.sampler.get('seed')}, "
-        f"pruner {spec.pruner.get('name', 'none')}, {design}, overfit {dataclasses.asdict(spec.overfit)}"
+        f"pruner {spec.pruner.get('name', 'none')}, {design}, "
+        f"overfit {dataclasses.asdict(spec.overfit)}"
     )
     print(f"{'':28} {'overfit rules':>14} {'baseline':>14} {'ratio/diff':>14}")
     print(f"{'':28} {'':>14} {baseline:>14}")

@@ -4,7 +4,7 @@
         [--arm mnist_mlp_epochs-no-callback] [--warmup 5,10,15,20] [--patience 3,5,8,10,15]
 
 Trains nothing. Each complete trial of a baseline arm that compare_pruning.py saved (with
---baseline no-callback every run went to its last epoch) is fed to TrialCallback epoch by epoch,
+--baseline no-callback every run went to its last epoch) is fed to ReportAndPrune epoch by epoch,
 once per (warmup, patience) setting. compare_pruning's rules arm replays the same configs with
 the same weight seeds, so a run is the same until a rule stops it: this shows where each setting
 would have stopped each run, the share of epochs kept and the best final validation accuracy
@@ -28,8 +28,8 @@ import optuna
 
 from tuner.cli import run_cli
 from tuner.errors import TunerError
-from tuner.study import OverfitSpec, load_study_spec
-from tuner.training.callbacks import TrialCallback
+from tuner.study import OverfitSpec, load_study_spec, record
+from tuner.training.callbacks import ReportAndPrune
 
 
 class _Silent:
@@ -47,7 +47,7 @@ class _Silent:
 
 def stop_epoch(history: dict[str, list], rules: OverfitSpec) -> int | None:
     """The 1-based epoch at which the rules stop this recorded run, or None if it finishes."""
-    callback = TrialCallback(_Silent(), overfit=rules)
+    callback = ReportAndPrune(_Silent(), overfit=rules)
     for epoch in range(len(history["loss"])):
         logs = {key: values[epoch] for key, values in history.items() if values[epoch] is not None}
         try:
@@ -117,16 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as e:
         raise TunerError(f"{args.db} has no study {name!r}; pass --arm") from e
     runs = [
-        (t.value, t.user_attrs["history"])
+        (t.value, record.history(t))
         for t in study.get_trials(deepcopy=False)
-        if t.state == optuna.trial.TrialState.COMPLETE and "history" in t.user_attrs
+        if t.state == optuna.trial.TrialState.COMPLETE and record.history(t)
     ]
     if not runs:
         raise TunerError(f"study {name!r} in {args.db} has no complete trial with recorded curves")
 
     print(
         f"{name}: {len(runs)} complete runs, {sum(len(h['loss']) for _, h in runs)} epochs, "
-        f"best final val accuracy {max(v for v, _ in runs):.4f}; rules {', '.join(spec.overfit.rules)}"
+        f"best final val accuracy {max(v for v, _ in runs):.4f}; "
+        f"rules {', '.join(spec.overfit.rules)}"
     )
     print(f"{'warmup':>6} {'patience':>8} {'epochs kept':>11} {'stopped':>7} {'best change':>11}")
     with warnings.catch_warnings():
@@ -137,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             r = sweep(runs, rules)
             print(
-                f"{warmup:>6} {patience:>8} {r['epochs_kept']:>11.2f} {r['stopped']:>7} {r['best_change']:>+11.4f}"
+                f"{warmup:>6} {patience:>8} {r['epochs_kept']:>11.2f} {r['stopped']:>7} "
+                f"{r['best_change']:>+11.4f}"
             )
     return 0
 

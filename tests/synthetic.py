@@ -1,6 +1,6 @@
-"""Finished trials written straight through the Optuna API, with the attributes a real trial
-gets from tuner.training.objective and tuner.training.callbacks. For tests of what *shows* a study (dashboard,
-plots), where training hundreds of models would prove nothing more."""
+"""Finished trials written straight through the Optuna API, with the record a real trial gets
+from tuner.training.objective, built by tuner.study.record. For tests of what *shows* a study
+(dashboard, plots), where training hundreds of models would prove nothing more."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.trial import TrialState
+
+from tuner.study import record
 
 DISTRIBUTIONS = {
     "n_layers": IntDistribution(1, 2),
@@ -42,9 +44,9 @@ def add_trials(
             else {"accuracy": train, "val_accuracy": val}
         )
         steps = history["val_accuracy"]
-        attrs = {"config": {**params, "epochs": epochs}, "seed": 3 + i, "history": history}
+        attrs = record.setup_attrs({**params, "epochs": epochs}, seed=3 + i)
         if pruned:
-            attrs.update(prune_reason="pruner", pruned_epoch=1)
+            attrs.update(record.pruned_attrs(reason="pruner", epoch=1, history=history))
             trials.append(
                 optuna.trial.create_trial(
                     state=TrialState.PRUNED,
@@ -56,13 +58,15 @@ def add_trials(
             )
             continue
         gap = train[-1] - val[-1]
-        attrs.update(
+        measured = record.Measurements(
             train_accuracy=train[-1],
             val_accuracy=val[-1],
             gap=gap,
             fit_seconds=round(rng.uniform(1, 3), 3),
+            history=history,
             feasible=abs(gap) <= 0.02 and val[-1] >= 0.5,
         )
+        attrs.update(measured.attrs())
         trials.append(
             optuna.trial.create_trial(
                 params=params,

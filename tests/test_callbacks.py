@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tuner.study import OverfitSpec, parse_study
-from tuner.training.callbacks import TRAIN_EVAL_KEY, TrialCallback
+from tuner.training.callbacks import TRAIN_EVAL_KEY, ReportAndPrune
 from tuner.training.data import load_search_data
 from tuner.training.objective import Objective
 
@@ -121,7 +121,7 @@ CASES = {
 }
 
 
-def drive(callback: TrialCallback, logs: list[dict]) -> int | None:
+def drive(callback: ReportAndPrune, logs: list[dict]) -> int | None:
     """Feed the epochs in order; return the 1-based epoch the trial was pruned at, or None."""
     for epoch, row in enumerate(logs):
         try:
@@ -136,7 +136,7 @@ def test_callback_rules(name):
     logs, settings, expected = CASES[name]
     study = optuna.create_study(direction="maximize")  # median pruner, never prunes a lone trial
     trial = study.ask()
-    callback = TrialCallback(trial, overfit=settings)
+    callback = ReportAndPrune(trial, overfit=settings)
     stopped = drive(callback, logs)
     attrs = study.trials[0].user_attrs
 
@@ -159,14 +159,14 @@ def test_study_pruner_prunes_with_reason_pruner():
         direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.9, n_warmup_steps=3)
     )
     trial = study.ask()
-    stopped = drive(TrialCallback(trial, overfit=RULES), epochs(20, val_acc=lambda e: 0.5))
+    stopped = drive(ReportAndPrune(trial, overfit=RULES), epochs(20, val_acc=lambda e: 0.5))
     attrs = study.trials[0].user_attrs
     assert (stopped, attrs["prune_reason"], attrs["pruned_epoch"]) == (4, "pruner", 4)
 
 
 def test_missing_metric_warns_once_and_reports_nothing():
     study = optuna.create_study()
-    callback = TrialCallback(study.ask(), overfit=OverfitSpec(enabled=False))
+    callback = ReportAndPrune(study.ask(), overfit=OverfitSpec(enabled=False))
     with pytest.warns(
         UserWarning, match="'val_accuracy' is not in the epoch logs.*available: loss"
     ):
@@ -232,7 +232,9 @@ def test_real_healthy_fit_completes(mnist_path):
     assert trial.state == TrialState.COMPLETE, attrs.get("prune_reason")
     history = attrs["history"]
     assert len(history["loss"]) == 6 and len(history[TRAIN_EVAL_KEY]) == 6
-    gaps = [t - v for t, v in zip(history[TRAIN_EVAL_KEY][2:], history["val_accuracy"][2:])]
+    gaps = [
+        t - v for t, v in zip(history[TRAIN_EVAL_KEY][2:], history["val_accuracy"][2:], strict=True)
+    ]
     assert all(math.isfinite(g) and g <= 0.08 for g in gaps)
     # The measured train accuracy (dropout off, subsample) agrees with the full evaluation.
     assert history[TRAIN_EVAL_KEY][-1] == pytest.approx(attrs["train_accuracy"], abs=0.03)

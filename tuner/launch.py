@@ -24,7 +24,7 @@ from tuner.execution.slots import worker_slots
 from tuner.execution.storage import describe_db_error, redact, resolve_url
 from tuner.results.dashboard import DEFAULT_PORT, check_port, start_beside
 from tuner.study import load_study_spec
-from tuner.study.record import TARGET_ATTR, count_trials
+from tuner.study.record import count_trials, target_trials
 from tuner.training.data import load_study_data
 
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         raise TunerError(f"storage {redact(url)}: {describe_db_error(e, url)}") from None
     finished = count_trials(study.get_trials(deepcopy=False)).finished
     print(
-        f"study {spec.name!r} in {redact(url)}: {finished} of {study.user_attrs[TARGET_ATTR]} "
+        f"study {spec.name!r} in {redact(url)}: {finished} of {target_trials(study, finished)} "
         f"finished trials done, data {data.digest[:12]}",
         file=sys.stderr,
     )

@@ -30,7 +30,7 @@ from tuner.results.report import (
     judge,
     write_artifacts,
 )
-from tuner.study import DEFAULTS, Capstone, load_study_spec
+from tuner.study import DEFAULTS, Capstone, load_study_spec, record
 from tuner.training.data import load_mnist
 
 
@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"study {spec.name!r} has no complete trial within the validation "
                 f"floor and gap limit + {args.gap_margin}; widen --gap-margin or run more trials"
             )
-        todo = [(f"trial {t.number}", t.user_attrs["config"], t.number) for t in pool]
+        todo = [
+            (f"trial {t.number}", config, t.number)
+            for t in pool
+            if (config := record.config(t)) is not None  # candidates all have one
+        ]
         rules, name = spec.capstone, spec.name
     else:
         exported = _read_export(args.config)

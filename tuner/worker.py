@@ -15,7 +15,7 @@ from tuner.errors import TunerError
 from tuner.execution.pool import run_pool
 from tuner.execution.slots import worker_slots
 from tuner.execution.storage import load_existing_study, resolve_url
-from tuner.study import load_study_spec
+from tuner.study import load_study_spec, record
 from tuner.training.data import load_study_data
 
 
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if spec.synthetic is None:
         # Every host must train on the same rows: compare with what the launcher recorded.
         data = load_study_data(spec, args.data)
-        recorded = study.user_attrs.get("data_digest")
+        recorded = record.Provenance.read(study).data_digest
         if recorded and recorded != data.digest:
             raise TunerError(
                 f"this host's MNIST differs from the one study {spec.name!r} was created with "

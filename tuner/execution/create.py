@@ -14,8 +14,8 @@ import optuna_dashboard
 
 from tuner.errors import TunerError
 from tuner.execution.storage import open_storage, redact
-from tuner.study import StudySpec
-from tuner.study.record import TARGET_ATTR, count_trials
+from tuner.study import StudySpec, record
+from tuner.study.record import count_trials
 
 
 def create_study(
@@ -37,7 +37,7 @@ def create_study(
             storage=storage,
             sampler=spec.make_sampler(),
             pruner=spec.make_pruner(),
-            direction=spec.direction,
+            direction=optuna.study.StudyDirection[spec.direction.upper()],
             load_if_exists=True,
         )
     except ValueError as e:  # e.g. an existing study with another direction
@@ -47,25 +47,24 @@ def create_study(
             f"study {spec.name!r} exists in {redact(url)} with direction "
             f"{study.direction.name.lower()}, but {spec.path} says {spec.direction}"
         )
-    if exists and not extend and TARGET_ATTR in study.user_attrs:
+    if exists and not extend and record.has_target(study):
         return study
     finished = count_trials(study.get_trials(deepcopy=False)).finished
-    study.set_user_attr(TARGET_ATTR, finished + n_trials)
-    study.set_user_attr("study_file", spec.path)
-    study.set_user_attr("description", spec.description)
-    study.set_user_attr("data_digest", data_digest)
+    record.write_target(study, finished + n_trials)
     held_out = (
         {"test_rows": spec.data.test_rows}
         if spec.data.evaluate_on == "test"
         else {"validation_rows": list(spec.data.validation_rows)}
     )
-    study.set_user_attr(
-        "data",
-        {"train_rows": spec.data.train_rows, "evaluate_on": spec.data.evaluate_on, **held_out},
-    )
-    study.set_user_attr("capstone_rules", asdict(spec.capstone))
-    study.set_user_attr("validation_constraints", asdict(spec.constraints))
-    study.set_user_attr("sampler", json.loads(json.dumps(spec.sampler)))
+    record.Provenance(
+        study_file=spec.path,
+        description=spec.description,
+        data_digest=data_digest,
+        data={"train_rows": spec.data.train_rows, "evaluate_on": spec.data.evaluate_on, **held_out},
+        capstone_rules=asdict(spec.capstone),
+        validation_constraints=asdict(spec.constraints),
+        sampler=json.loads(json.dumps(spec.sampler)),
+    ).write(study)
     study.set_metric_names(
         [spec.metric]
     )  # the dashboard's axes say val_accuracy, not "Objective 0"
@@ -87,16 +86,17 @@ def study_note(spec: StudySpec, data_digest: str) -> str:
             spec.description or "(the study file has no description)",
             "",
             f"- **Study file:** `{spec.path}`",
-            f"- **Data:** MNIST digest `{data_digest}`; training rows x_train[:{spec.data.train_rows}], "
-            f"validation rows {rows[0]}-{rows[1]}",
+            f"- **Data:** MNIST digest `{data_digest}`; "
+            f"training rows x_train[:{spec.data.train_rows}], validation rows {rows[0]}-{rows[1]}",
             f"- **Objective:** {spec.direction} {spec.metric}"
             + (
-                f"; a trial within {r.margin} of feasible is re-trained on {r.extra_seeds} more seeds and "
-                f"scores mean {'-' if spec.direction == 'maximize' else '+'} std"
+                f"; a trial within {r.margin} of feasible is re-trained on {r.extra_seeds} "
+                f"more seeds and scores mean {'-' if spec.direction == 'maximize' else '+'} std"
                 if r.extra_seeds
                 else ""
             ),
-            f"- **Feasible during the search (validation{', worst seed' if r.extra_seeds else ''}):** "
+            "- **Feasible during the search "
+            f"(validation{', worst seed' if r.extra_seeds else ''}):** "
             f"val_accuracy >= {c.min_val_accuracy}, |train - val accuracy"
             + (f" - {c.gap_offset}" if c.gap_offset else "")
             + f"| <= {c.max_gap}",
@@ -106,7 +106,8 @@ def study_note(spec: StudySpec, data_digest: str) -> str:
             "Each trial's user attributes hold train_accuracy, val_accuracy, gap, fit_seconds, "
             "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch"
             + (
-                "; a re-trained one also seeds, val_accuracies, gaps, worst_gap and objective_bound."
+                "; a re-trained one also seeds, val_accuracies, gaps, worst_gap and "
+                "objective_bound."
                 if r.extra_seeds
                 else "."
             ),

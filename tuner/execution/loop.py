@@ -35,8 +35,8 @@ from tuner.execution.storage import (
     redact,
     resolve_url,
 )
-from tuner.study import StudySpec, load_study_spec
-from tuner.study.record import TARGET_ATTR, count_trials
+from tuner.study import StudySpec, load_study_spec, record
+from tuner.study.record import count_trials
 from tuner.training.data import load_study_data
 
 log = logging.getLogger("tuner.worker")
@@ -167,7 +167,7 @@ def _claim_trial(
         optuna.storages.fail_stale_trials(study)  # fail and re-queue trials of dead workers
         fail_beatless_trials(study, storage)
         with lock.hold():
-            target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
+            target = record.target_trials(study, spec.n_trials)
             counts = count_trials(study.get_trials(deepcopy=False))
             if counts.finished >= target:
                 return None
@@ -177,7 +177,7 @@ def _claim_trial(
                 # beat is recorded now, so it is stale-checkable from the start.
                 with interrupts_deferred():
                     trial = study.ask()
-                    trial.set_user_attr("worker", owner)
+                    record.write_worker(trial, owner)
                     storage.record_heartbeat(optuna_internals.trial_id(trial))
                 return trial
         time.sleep(BUDGET_WAIT_SECONDS)
@@ -195,7 +195,7 @@ def _run_trial(
         return True
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish the bookkeeping undisturbed
-        trial.set_user_attr("fail_reason", "interrupted")
+        record.write_failed(trial, "interrupted")
         study.tell(trial, state=TrialState.FAIL)
         raise
     except Exception as e:
@@ -203,11 +203,11 @@ def _run_trial(
             raise  # the worker loop waits for the database, then fails and re-queues this trial
         if _stop_requested:  # an interrupt that surfaced as another error inside the library
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            trial.set_user_attr("fail_reason", "interrupted")
+            record.write_failed(trial, "interrupted")
             study.tell(trial, state=TrialState.FAIL)
             raise KeyboardInterrupt from e
         log.error("trial %d failed:\n%s", trial.number, traceback.format_exc())
-        trial.set_user_attr("fail_reason", f"{type(e).__name__}: {e}"[:500])
+        record.write_failed(trial, f"{type(e).__name__}: {e}")
         study.tell(trial, state=TrialState.FAIL)
         return False
     finally:

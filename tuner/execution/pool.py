@@ -24,8 +24,7 @@ from tuner import optuna_internals
 from tuner.execution.heartbeat import fail_and_retry
 from tuner.execution.progress import Progress
 from tuner.execution.storage import DEFAULT_DIR, is_connection_error, open_storage
-from tuner.study import StudySpec
-from tuner.study.record import TARGET_ATTR
+from tuner.study import StudySpec, record
 
 POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 60
@@ -103,7 +102,7 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
                 file=sys.stderr,
             )
     counts = progress.summary()
-    target = study.user_attrs.get(TARGET_ATTR, spec.n_trials)
+    target = record.target_trials(study, spec.n_trials)
     # A worker that died (killed, out of memory) is reported above; the run succeeded if the
     # study still reached its target, which is what heartbeats and retries are for.
     return 0 if counts.finished >= target else 1
@@ -137,10 +136,10 @@ def _fail_orphans(
     ours = {f"{host}:{p.pid}" for p in procs}
     try:
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if t.user_attrs.get("worker") not in ours:
+            if record.worker(t) not in ours:
                 continue
             orphan = optuna_internals.trial_id(t)
-            storage.set_trial_user_attr(orphan, "fail_reason", reason)
+            storage.set_trial_user_attr(orphan, record.FAIL_REASON, reason)
             if retry:
                 fail_and_retry(study, storage, orphan)
             else:

@@ -9,7 +9,8 @@ import time
 import optuna
 
 from tuner.execution.storage import is_connection_error
-from tuner.study.record import TARGET_ATTR, StudyCounts, best_trial, count_trials
+from tuner.study import record
+from tuner.study.record import StudyCounts, best_trial, count_trials
 
 
 class Progress:
@@ -26,7 +27,7 @@ class Progress:
     def line(self) -> tuple[str, StudyCounts]:
         trials = self.study.get_trials(deepcopy=False)
         counts = count_trials(trials)
-        target = self.study.user_attrs.get(TARGET_ATTR, counts.finished)
+        target = record.target_trials(self.study, counts.finished)
         best, feasible = best_trial(self.study, trials)
         if best is None:
             best_text = "best -"

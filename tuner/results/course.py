@@ -26,6 +26,8 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial, TrialState
 from scipy import stats
 
+from tuner.study import record
+
 ALPHA = 0.05
 REPEAT = "seed_repeat"  # the grid parameter that repeats an option over seeds
 # What a verdict can compare: column title, and +1 when higher is better.
@@ -198,26 +200,28 @@ def _fmt(value: Any) -> str:
 
 
 def _run(trial: FrozenTrial) -> Run | None:
-    attrs = trial.user_attrs
-    if trial.state == TrialState.COMPLETE and "val_accuracy" in attrs:
+    measured = record.Measurements.read(trial)
+    seed = record.seed(trial)
+    if trial.state == TrialState.COMPLETE and measured is not None and seed is not None:
         # In an exercise study the held-out split is the test rows (evaluate_on = "test").
         return Run(
-            attrs["seed"],
-            attrs["val_accuracy"],
-            attrs["train_accuracy"],
-            attrs["gap"],
+            seed,
+            measured.val_accuracy,
+            measured.train_accuracy,
+            measured.gap,
             False,
-            attrs.get("history", {}),
+            measured.history,
         )
-    history = attrs.get("history", {})
+    history = record.history(trial)
     if (
         trial.state == TrialState.PRUNED
-        and attrs.get("prune_reason") == "diverged"
+        and record.prune_reason(trial) == "diverged"
         and history.get("val_accuracy")
+        and seed is not None
     ):
         # Stopped at a NaN loss: its weights are NaN from there on, so its test accuracy at
         # that epoch is what training on would have ended with.
-        return Run(attrs["seed"], history["val_accuracy"][-1], None, None, True, history)
+        return Run(seed, history["val_accuracy"][-1], None, None, True, history)
     return None
 
 

@@ -13,7 +13,7 @@ import optuna
 
 from tuner.errors import TunerError
 from tuner.execution.storage import redact
-from tuner.study.record import best_trial, is_feasible
+from tuner.study import record
 
 
 def build_export(
@@ -23,14 +23,16 @@ def build_export(
     from tuner.training.model import build_model
 
     if trial_number is None:
-        trial, feasible = best_trial(study)
+        trial, feasible = record.best_trial(study)
         if trial is None:
             raise TunerError(f"study {study.study_name!r} has no completed trial to export")
     else:
         trial = _complete_trial(study, trial_number)
-        feasible = is_feasible(trial)
-    config = trial.user_attrs["config"]
-    attrs = study.user_attrs
+        feasible = record.is_feasible(trial)
+    config = record.config(trial)
+    if config is None:
+        raise TunerError(f"study {study.study_name!r}: trial #{trial.number} recorded no config")
+    provenance = record.Provenance.read(study)
     return {
         "study": study.study_name,
         "best_trial": trial.number,
@@ -40,31 +42,41 @@ def build_export(
         else "no trial met the constraints; this is the best infeasible one",
         "params": trial.params,
         "config": config,
-        "seed": trial.user_attrs.get("seed"),
+        "seed": record.seed(trial),
         "model": json.loads(build_model(config).to_json()),
         "metrics": {
             "objective": trial.value,
-            "val_accuracy": trial.user_attrs.get("val_accuracy"),
-            "train_accuracy": trial.user_attrs.get("train_accuracy"),
-            "gap": trial.user_attrs.get("gap"),
-            "fit_seconds": trial.user_attrs.get("fit_seconds"),
+            **_measured(trial),
             "constraints": trial.constraints,
             "feasible": feasible,
         },
         "rules": {
-            "validation_constraints": attrs.get("validation_constraints"),
-            "capstone": attrs.get("capstone_rules"),
+            "validation_constraints": provenance.validation_constraints,
+            "capstone": provenance.capstone_rules,
         },
         "provenance": {
             "optuna": optuna.__version__,
             **versions(),
-            "data_digest": attrs.get("data_digest"),
-            "data": attrs.get("data"),
-            "sampler": attrs.get("sampler"),
-            "study_file": attrs.get("study_file"),
+            "data_digest": provenance.data_digest,
+            "data": provenance.data,
+            "sampler": provenance.sampler,
+            "study_file": provenance.study_file,
             "storage": redact(url),
             "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
+    }
+
+
+def _measured(trial: optuna.trial.FrozenTrial) -> dict[str, float | None]:
+    """The trial's recorded accuracies and fit time; None where it recorded none."""
+    m = record.Measurements.read(trial)
+    if m is None:
+        return dict.fromkeys(("val_accuracy", "train_accuracy", "gap", "fit_seconds"))
+    return {
+        "val_accuracy": m.val_accuracy,
+        "train_accuracy": m.train_accuracy,
+        "gap": m.gap,
+        "fit_seconds": m.fit_seconds,
     }
 
 
@@ -74,7 +86,7 @@ def _complete_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTria
     if (
         not matches
         or matches[0].state != optuna.trial.TrialState.COMPLETE
-        or "config" not in matches[0].user_attrs
+        or record.config(matches[0]) is None
     ):
         raise TunerError(f"study {study.study_name!r} has no complete trial #{number} to export")
     return matches[0]

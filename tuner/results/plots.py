@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import cast
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tuner.errors import TunerError
-from tuner.study.record import is_feasible
+from tuner.study import record
 
 log = logging.getLogger("tuner.plots")
 CURVES = (("accuracy", "--", "train"), ("val_accuracy", "-", "val"))  # key, line style, legend
@@ -24,6 +25,7 @@ def plot_learning_curves(
     """
     # Figure without pyplot: no global backend or state, safe in any process (Agg canvas).
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     drawable = {
         label: h for label, h in histories.items() if any(h.get(key) for key, _, _ in CURVES)
@@ -50,7 +52,8 @@ def plot_learning_curves(
     ax.set_title(title or "model accuracy")
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    # Matplotlib's default locator (AutoLocator) is a MaxNLocator: keep it, integers only.
+    cast(MaxNLocator, ax.xaxis.get_major_locator()).set_params(integer=True)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", ncols=2 if len(drawable) > 4 else 1)
     path = Path(path)
@@ -93,13 +96,8 @@ def write_study_html(study: optuna.Study, out_dir: Path) -> list[Path]:
 
 def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
     """The k best complete trials with curves: feasible ones first, then by objective."""
-    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
-    trials = [
-        t
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.value is not None and t.user_attrs.get("history")
-    ]
-    return sorted(trials, key=lambda t: (not is_feasible(t), sign * t.value))[:k]
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return record.ranked([t for t in trials if record.history(t)], study.direction)[:k]
 
 
 def write_study_plots(study: optuna.Study, out_dir: Path, *, top: int = 5) -> list[Path]:
@@ -110,11 +108,14 @@ def write_study_plots(study: optuna.Study, out_dir: Path, *, top: int = 5) -> li
             f"study {study.study_name!r} has no complete trial with learning curves to plot"
         )
     histories = {
-        f"trial {t.number} ({t.value:.3f}{'' if is_feasible(t) else ', infeasible'})": t.user_attrs[
-            "history"
-        ]
+        f"trial {t.number} ({t.value:.3f}{'' if record.is_feasible(t) else ', infeasible'})": (
+            record.history(t)
+        )
         for t in best
     }
-    title = f"{study.study_name}: top {len(best)} trials, accuracy per epoch (dashed train, solid validation)"
+    title = (
+        f"{study.study_name}: top {len(best)} trials, accuracy per epoch "
+        "(dashed train, solid validation)"
+    )
     curves = plot_learning_curves(histories, Path(out_dir) / "learning_curves.png", title=title)
     return [curves, *write_study_html(study, out_dir)]

@@ -17,8 +17,7 @@ from tuner.results.rules import (
     data_definitions_unchanged,
     wilson_interval,
 )
-from tuner.study import DEFAULTS, Capstone
-from tuner.study.record import is_feasible
+from tuner.study import DEFAULTS, Capstone, record
 from tuner.training.data import (
     RawMnist,
     Split,
@@ -125,7 +124,7 @@ def judge(
 
     train, test = capstone_train(raw), capstone_test(raw)
     unchanged = data_definitions_unchanged(train, test, raw)
-    runs = []
+    runs: list[SeedRun] = []
     allowed_failures = len(seeds) - math.ceil(threshold * len(seeds) - 1e-9)
     for seed in seeds:
         if stop_early and sum(not r.passed for r in runs) > allowed_failures:
@@ -171,19 +170,17 @@ def candidates(study: optuna.Study, spec_constraints, *, gap_margin: float, limi
     best first."""
     found = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        attrs = t.user_attrs
-        if "config" not in attrs or "gap" not in attrs:
+        measured = record.Measurements.read(t)
+        if record.config(t) is None or measured is None:
             continue
-        if spec_constraints.accuracy_shortfall(attrs["val_accuracy"]) > 0:
+        if spec_constraints.accuracy_shortfall(measured.val_accuracy) > 0:
             continue
-        if spec_constraints.gap_excess(attrs.get("worst_gap", attrs["gap"])) > gap_margin:
+        worst_gap = measured.gap if measured.worst_gap is None else measured.worst_gap
+        if spec_constraints.gap_excess(worst_gap) > gap_margin:
             continue
         found.append(t)
-    # Feasible first, then near-feasible; within each by objective value (for re-seeded
-    # trials a lower confidence bound, not one lucky run).
-    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
-    found.sort(key=lambda t: (not is_feasible(t), -sign * t.value))
-    return found[:limit]
+    # Feasible first, then near-feasible.
+    return record.ranked(found, study.direction)[:limit]
 
 
 def seed_table(j: Judgement) -> list[str]:

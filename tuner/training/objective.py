@@ -11,14 +11,15 @@ The accuracy floor matters: a net that predicts one class has a gap near zero.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 import optuna
 
-from tuner.study import StudySpec, suggest
-from tuner.training.callbacks import EVAL_BATCH, TrialCallback
+from tuner.study import StudySpec, record, suggest
+from tuner.training.callbacks import EVAL_BATCH, trial_callbacks
 from tuner.training.data import SearchData, Split
 from tuner.training.model import build_model
 
@@ -41,7 +42,7 @@ def fit_and_measure(
     validation: Split,
     *,
     seed: int,
-    callbacks: list[keras.callbacks.Callback] = (),
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, Any]:
     """Train one config and return its measurements; shared by the objective and reporter."""
     keras.utils.set_random_seed(seed)
@@ -85,23 +86,21 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         config = suggest(trial, self.spec.space)
         seed = trial_seed(self.spec, trial.number, config)
-        trial.set_user_attr("config", config)
-        trial.set_user_attr("seed", seed)
-        callback = TrialCallback(
-            trial,
-            metric=self.spec.metric,
-            overfit=self.spec.overfit,
-            train=self.data.train,
-            constraints=self.spec.constraints,
-        )
+        record.write_setup(trial, config, seed=seed)
+        callbacks = trial_callbacks(trial, self.spec, self.data.train)
         try:
             runs = [
                 fit_and_measure(
-                    config, self.data.train, self.data.validation, seed=seed, callbacks=[callback]
+                    config,
+                    self.data.train,
+                    self.data.validation,
+                    seed=seed,
+                    callbacks=callbacks.for_fit(),
                 )
             ]
         except optuna.TrialPruned:
-            self._constrain_pruned(trial, callback.history)
+            record.write_train_eval_seconds(trial, callbacks.train_eval_seconds)
+            self._constrain_pruned(trial, callbacks.report.history)
             raise
         rules, robustness = self.spec.constraints, self.spec.robustness
         if robustness.extra_seeds and self._violation(runs[0]) <= robustness.margin:
@@ -120,27 +119,35 @@ class Objective:
         trial.set_constraint("gap", gap_excess)
         trial.set_constraint("accuracy", accuracy_shortfall)
 
-        first = runs[0]
-        for key in ("train_accuracy", "val_accuracy", "gap", "capstone_margin", "fit_seconds"):
-            trial.set_user_attr(key, first[key])
-        # The callback's curves: the fit's, plus the train accuracy measured for the gap rule.
-        trial.set_user_attr("history", callback.history)
-        trial.set_user_attr("train_eval_seconds", callback.train_eval_seconds)
-        trial.set_user_attr("feasible", gap_excess <= 0 and accuracy_shortfall <= 0)
         values = np.array([r[self.spec.metric] for r in runs])
-        if len(runs) == 1:
-            return float(values[0])
-        trial.set_user_attr("seeds", [seed] + [seed + 10007 * k for k in range(1, len(runs))])
-        trial.set_user_attr("val_accuracies", [r["val_accuracy"] for r in runs])
-        trial.set_user_attr("gaps", [r["gap"] for r in runs])
-        trial.set_user_attr("worst_gap", worst_gap)
-        # Lower (or, when minimizing, upper) confidence bound: rank by what holds over seeds.
-        spread = float(values.std(ddof=1))
-        bound = (
-            values.mean() - spread if self.spec.direction == "maximize" else values.mean() + spread
-        )
-        trial.set_user_attr("objective_bound", float(bound))
-        return float(bound)
+        value = float(values[0])
+        reseeded: dict[str, Any] = {}
+        if len(runs) > 1:
+            # Lower (or, when minimizing, upper) confidence bound: rank by what holds over seeds.
+            spread = float(values.std(ddof=1))
+            mean = float(values.mean())
+            value = mean - spread if self.spec.direction == "maximize" else mean + spread
+            reseeded = {
+                "seeds": [seed] + [seed + 10007 * k for k in range(1, len(runs))],
+                "val_accuracies": [r["val_accuracy"] for r in runs],
+                "gaps": [r["gap"] for r in runs],
+                "worst_gap": worst_gap,
+                "objective_bound": value,
+            }
+        first = runs[0]
+        record.Measurements(
+            train_accuracy=first["train_accuracy"],
+            val_accuracy=first["val_accuracy"],
+            gap=first["gap"],
+            fit_seconds=first["fit_seconds"],
+            # The callbacks' curves: the fit's, plus the train accuracy measured for the gap rule.
+            history=callbacks.report.history,
+            feasible=gap_excess <= 0 and accuracy_shortfall <= 0,
+            capstone_margin=first["capstone_margin"],
+            train_eval_seconds=callbacks.train_eval_seconds,
+            **reseeded,
+        ).write(trial)
+        return value
 
     def _constrain_pruned(self, trial: optuna.Trial, history: dict[str, list[float]]) -> None:
         """Give a pruned trial constraint values too. Optuna's TPE counts a pruned trial without

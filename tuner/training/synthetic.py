@@ -17,7 +17,7 @@ import time
 
 import optuna
 
-from tuner.study import StudySpec, suggest
+from tuner.study import StudySpec, record, suggest
 
 
 def synthetic_score(config: dict) -> tuple[float, float]:
@@ -36,8 +36,8 @@ class SyntheticObjective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         config = suggest(trial, self.spec.space)
-        trial.set_user_attr("config", config)
-        trial.set_user_attr("synthetic", True)
+        record.write_setup(trial, config)
+        record.write_synthetic(trial)
         final_val, final_train = synthetic_score(config)
         epochs = int(config["epochs"])
         start = time.perf_counter()
@@ -54,9 +54,7 @@ class SyntheticObjective:
                 best = max(history["val_accuracy"])
                 trial.set_constraint("accuracy", self.spec.constraints.accuracy_shortfall(best))
                 trial.set_constraint("gap", 0.0)
-                trial.set_user_attr("prune_reason", "pruner")
-                trial.set_user_attr("pruned_epoch", epoch + 1)
-                trial.set_user_attr("history", history)
+                record.write_pruned(trial, reason="pruner", epoch=epoch + 1, history=history)
                 raise optuna.TrialPruned(f"pruner at epoch {epoch + 1}")
         val_accuracy = history["val_accuracy"][-1]
         train_accuracy = final_train * (1 - 0.5**epochs)
@@ -65,10 +63,12 @@ class SyntheticObjective:
         accuracy_shortfall = rules.accuracy_shortfall(val_accuracy)
         trial.set_constraint("gap", gap_excess)
         trial.set_constraint("accuracy", accuracy_shortfall)
-        trial.set_user_attr("train_accuracy", train_accuracy)
-        trial.set_user_attr("val_accuracy", val_accuracy)
-        trial.set_user_attr("gap", train_accuracy - val_accuracy)
-        trial.set_user_attr("fit_seconds", time.perf_counter() - start)
-        trial.set_user_attr("history", history)
-        trial.set_user_attr("feasible", gap_excess <= 0 and accuracy_shortfall <= 0)
+        record.Measurements(
+            train_accuracy=train_accuracy,
+            val_accuracy=val_accuracy,
+            gap=train_accuracy - val_accuracy,
+            fit_seconds=time.perf_counter() - start,
+            history=history,
+            feasible=gap_excess <= 0 and accuracy_shortfall <= 0,
+        ).write(trial)
         return history[self.spec.metric][-1]
