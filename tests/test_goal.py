@@ -161,6 +161,29 @@ def test_plain_keras_reproduces_the_export_without_tuner(reached, mnist_path):
     assert plain[0]["optimizer"] == reference.optimizer.get_config()["name"]
 
 
+def test_goal_on_postgresql_with_two_workers(tmp_path, pg_url, mnist_path):
+    """The judging state lives on the study: two workers on PostgreSQL share it as on SQLite."""
+    study_file = goal_study(tmp_path, name="pg")
+    launch = run_module(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--storage",
+        pg_url,
+        "--workers",
+        "2",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
+    assert launch.returncode == 0, launch.stderr
+    study = optuna.load_study(study_name="pg", storage=pg_url.replace("://", "+psycopg2://"))
+    verdict = study.user_attrs["goal_verdict"]
+    assert verdict["passes"] == 3 and verdict["confirm_seeds"] == [20000, 20001, 20002]
+    judged = [k for k in study.user_attrs if k.startswith("goal_judging_")]
+    assert judged == ["goal_judging_0"], "one candidate, judged once, by one worker"
+
+
 def test_budget_spent_first_exports_unverified(tmp_path, mnist_path):
     study_file = goal_study(tmp_path, name="hard", n_trials=3, min_test_accuracy=0.99)
     launch = run_module(
