@@ -1,4 +1,4 @@
-"""Export a study's best feasible trial as JSON: params, a rebuildable Keras model, metrics.
+"""Export a study's confirmed config as JSON: its verdict, a rebuildable Keras model, metrics.
 
 python -m tuner.export --study mnist_mlp [--storage URL] --out best.json
 """
@@ -24,21 +24,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trial",
         type=int,
-        help="export this trial (e.g. the reporter's robust pick) instead of the best feasible one",
+        help="export this trial instead of the confirmed one (or, unconfirmed, the best candidate)",
     )
     args = parser.parse_args(argv)
     url = resolve_url(args.storage)
     study = open_study(args.study, url)
-    payload = build_export(study, url, trial_number=args.trial)
+    payload = build_export(study, url, out=args.out, trial_number=args.trial)
     write_json_atomically(payload, args.out)
-    m = payload["metrics"]
-    status = "feasible" if payload["feasible"] else "NOT feasible: no trial met the constraints"
-    print(
-        f"trial #{payload['best_trial']} ({status}): val_accuracy {m['val_accuracy']:.4f}, "
-        f"train_accuracy {m['train_accuracy']:.4f}, gap {m['gap']:+.4f} -> {args.out}"
-    )
-    if not payload["feasible"]:
-        print("warning: exported the best infeasible trial", file=sys.stderr)
+    print(f"trial #{payload['best_trial']}: {payload['summary']} -> {args.out}")
+    if not payload["verified"]:
+        print(
+            "warning: not verified: no config was confirmed on fresh capstone seeds; "
+            '"verified": false in the file',
+            file=sys.stderr,
+        )
     return 0
 
 

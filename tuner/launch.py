@@ -19,10 +19,12 @@ import sys
 from tuner.cli import add_worker_arguments, run_cli
 from tuner.errors import TunerError
 from tuner.execution.create import create_study
+from tuner.execution.goal import GoalState, set_deadline
 from tuner.execution.pool import log_dir_of, run_pool
 from tuner.execution.slots import worker_slots
 from tuner.execution.storage import describe_db_error, redact, resolve_url
 from tuner.results.dashboard import DEFAULT_PORT, check_port, start_beside
+from tuner.results.verdict import REPORTS_DIR, candidate_lines, hand_over, headline
 from tuner.study import load_study_spec
 from tuner.study.record import count_trials, target_trials
 from tuner.training.data import load_study_data
@@ -78,11 +80,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.create_only:
         return 0
+    if spec.goal is not None:
+        if GoalState.read(study).reached:
+            print(headline(GoalState.read(study)))
+            return 0
+        set_deadline(study, spec.goal.max_minutes)
     if not args.dashboard:
-        return run_pool(spec, url, args.data, slots)
-    with start_beside(spec.path, url, port=args.dashboard_port, log_dir=log_dir_of(spec)) as link:
-        print(link, file=sys.stderr)
-        return run_pool(spec, url, args.data, slots)
+        code = run_pool(spec, url, args.data, slots)
+    else:
+        log_dir = log_dir_of(spec)
+        with start_beside(spec.path, url, port=args.dashboard_port, log_dir=log_dir) as link:
+            print(link, file=sys.stderr)
+            code = run_pool(spec, url, args.data, slots)
+    if spec.goal is None or code == 130:  # 130: stopped by Ctrl-C, nothing to hand over
+        return code
+    state, files = hand_over(study, spec, REPORTS_DIR / spec.name)
+    for line in candidate_lines(state):
+        print(line)
+    print(f"{headline(state)}; report in {files[-1].parent}/")
+    return 0 if state.reached else 1
 
 
 if __name__ == "__main__":

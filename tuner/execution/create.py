@@ -13,6 +13,7 @@ import optuna
 import optuna_dashboard
 
 from tuner.errors import TunerError
+from tuner.execution.goal import GoalState
 from tuner.execution.storage import open_storage, redact
 from tuner.study import StudySpec, record
 from tuner.study.record import count_trials
@@ -47,8 +48,15 @@ def create_study(
             f"study {spec.name!r} exists in {redact(url)} with direction "
             f"{study.direction.name.lower()}, but {spec.path} says {spec.direction}"
         )
+    if not exists:
+        # Warm start: the study file's known-good params are the first trials, so a goal
+        # study has candidates to judge within minutes (studies/mnist_mlp.toml says why).
+        for params in spec.warm_start:
+            study.enqueue_trial(params, skip_if_exists=True)
     if exists and not extend and record.has_target(study):
         return study
+    if GoalState.read(study).reached:
+        return study  # nothing left to search for: a config was confirmed already
     finished = count_trials(study.get_trials(deepcopy=False)).finished
     record.write_target(study, finished + n_trials)
     held_out = (
@@ -65,19 +73,19 @@ def create_study(
         validation_constraints=asdict(spec.constraints),
         sampler=json.loads(json.dumps(spec.sampler)),
     ).write(study)
-    study.set_metric_names(
-        [spec.metric]
-    )  # the dashboard's axes say val_accuracy, not "Objective 0"
-    _write_note(study, spec, data_digest)
+    # The dashboard's axes say val_accuracy, not "Objective 0".
+    study.set_metric_names([spec.metric])
+    write_note(study, spec, data_digest)
     return study
 
 
 NOTE_HEADING = "### What this study is (written by tuner.launch)"
 
 
-def study_note(spec: StudySpec, data_digest: str) -> str:
-    """The study's description for the dashboard's note panel (Markdown)."""
-    c, k, r = spec.constraints, spec.capstone, spec.robustness
+def study_note(spec: StudySpec, data_digest: str, verdict: str = "") -> str:
+    """The study's description for the dashboard's note panel (Markdown), and the goal's
+    verdict once the launcher has one."""
+    c, k, r, g = spec.constraints, spec.capstone, spec.robustness, spec.goal
     rows = spec.data.validation_rows
     return "\n".join(
         [
@@ -102,6 +110,16 @@ def study_note(spec: StudySpec, data_digest: str) -> str:
             + f"| <= {c.max_gap}",
             f"- **Capstone rules (test set, judged by the reporter):** test accuracy >= "
             f"{k.min_test_accuracy}, |train - test accuracy| < {k.max_gap}, {k.epochs} epochs",
+            *(
+                [
+                    f"- **Goal:** a config that passes the capstone on >= {g.pass_rate:.0%} of "
+                    f"{g.confirm_seeds} fresh seeds, after passing >= {g.choose_pass_rate:.0%} of "
+                    f"{g.choose_seeds} choosing seeds"
+                    + (f", within {g.max_minutes:g} minutes" if g.max_minutes else "")
+                ]
+                if g
+                else []
+            ),
             "",
             "Each trial's user attributes hold train_accuracy, val_accuracy, gap, fit_seconds, "
             "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch"
@@ -111,13 +129,14 @@ def study_note(spec: StudySpec, data_digest: str) -> str:
                 if r.extra_seeds
                 else "."
             ),
+            *(["", verdict] if verdict else []),
         ]
     )
 
 
-def _write_note(study: optuna.Study, spec: StudySpec, data_digest: str) -> None:
+def write_note(study: optuna.Study, spec: StudySpec, data_digest: str, verdict: str = "") -> None:
     """Set the dashboard note, unless a person has replaced ours with their own words."""
     current = optuna_dashboard.get_note(study)
-    note = study_note(spec, data_digest)
+    note = study_note(spec, data_digest, verdict)
     if current != note and (not current or current.startswith(NOTE_HEADING)):
         optuna_dashboard.save_note(study, note)

@@ -22,10 +22,11 @@ import warnings
 from collections.abc import Iterator
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from tuner import optuna_internals
 from tuner.errors import TunerError
+from tuner.execution import goal
 from tuner.execution.budget import BudgetLock
 from tuner.execution.heartbeat import Heartbeat, fail_and_retry, fail_beatless_trials
 from tuner.execution.storage import (
@@ -37,7 +38,7 @@ from tuner.execution.storage import (
 )
 from tuner.study import StudySpec, load_study_spec, record
 from tuner.study.record import count_trials
-from tuner.training.data import load_study_data
+from tuner.training.data import RawMnist, load_mnist, load_study_data
 
 log = logging.getLogger("tuner.worker")
 # We run trials through ask/tell with our own Heartbeat thread, which Optuna does not expect.
@@ -113,8 +114,9 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
     failures = 0
     outage_since: float | None = None
     abandoned: list[int] = []  # trials cut off by a database outage, to fail and re-queue
+    raw: RawMnist | None = None  # the capstone split, loaded when this worker first judges
     while True:
-        trial = None
+        trial: optuna.Trial | None = None
         try:
             while abandoned:
                 if fail_and_retry(study, storage, abandoned[0]):
@@ -122,10 +124,16 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
                         "trial id %d was cut off by the outage: failed and re-queued", abandoned[0]
                     )
                 abandoned.pop(0)
-            trial = _claim_trial(study, storage, lock, spec, owner)
-            if trial is None:
+            work = _claim_work(study, storage, lock, spec, owner)
+            if work is None:
                 return 0
             outage_since = None
+            if isinstance(work, FrozenTrial):  # a candidate to judge on the capstone split
+                raw = raw or load_mnist(data_path)
+                log.info("judging trial %d on the capstone split", work.number)
+                goal.judge_candidate(study, spec, work, raw, owner)
+                continue
+            trial = work
             ok = _run_trial(study, storage, trial, objective)
         except Exception as e:
             if not is_connection_error(e):
@@ -150,14 +158,16 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
             return 1
 
 
-def _claim_trial(
+def _claim_work(
     study: optuna.Study,
     storage: optuna.storages.RDBStorage,
     lock: BudgetLock,
     spec: StudySpec,
     owner: str,
-) -> optuna.Trial | None:
-    """Start a trial if the budget allows, atomically across all workers; None when it is used up.
+) -> optuna.Trial | FrozenTrial | None:
+    """This worker's next piece of work, claimed atomically across all workers: a candidate to
+    judge (goal studies, while judges are wanted), else a new trial if the budget allows; None
+    when there is nothing left (budget used up, goal reached or out of time).
 
     While running trials fill the rest of the budget, wait instead of leaving: one of them may
     yet fail (a killed worker's trial is failed and re-queued after the grace period), and
@@ -167,6 +177,14 @@ def _claim_trial(
         optuna.storages.fail_stale_trials(study)  # fail and re-queue trials of dead workers
         fail_beatless_trials(study, storage)
         with lock.hold():
+            if spec.goal is not None:
+                state, now = goal.GoalState.read(study), time.time()
+                if state.reached or state.expired(now):
+                    return None
+                candidate = goal.next_candidate(study, spec, state, now)
+                if candidate is not None:
+                    goal.claim(study, candidate.number, owner, planned=spec.goal.choose_seeds)
+                    return candidate
             target = record.target_trials(study, spec.n_trials)
             counts = count_trials(study.get_trials(deepcopy=False))
             if counts.finished >= target:

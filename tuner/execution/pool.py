@@ -74,7 +74,7 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
                     cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
                 )
             )
-    progress = Progress(study)
+    progress = Progress(study, goal=spec.goal is not None)
     pids = ", ".join(str(p.pid) for p in procs)
     print(
         f"{len(procs)} workers (pids {pids}) on study {spec.name!r}; logs in {log_dir}/",

@@ -8,6 +8,7 @@ import time
 
 import optuna
 
+from tuner.execution.goal import GoalState
 from tuner.execution.storage import is_connection_error
 from tuner.study import record
 from tuner.study.record import StudyCounts, best_trial, count_trials
@@ -16,8 +17,9 @@ from tuner.study.record import StudyCounts, best_trial, count_trials
 class Progress:
     """One line for the whole study: done of target, pruned, failed, best feasible, rate."""
 
-    def __init__(self, study: optuna.Study) -> None:
+    def __init__(self, study: optuna.Study, *, goal: bool = False) -> None:
         self.study = study
+        self.goal = goal  # show the phase: search, choosing or confirming a candidate
         self.start = time.monotonic()
         self.start_finished = count_trials(study.get_trials(deepcopy=False)).finished
         self.tty = sys.stderr.isatty()
@@ -37,8 +39,9 @@ class Progress:
             )
         elapsed = time.monotonic() - self.start
         rate = (counts.finished - self.start_finished) / max(elapsed, 1e-9) * 60
+        phase = f"{GoalState.read(self.study).phase_text(time.time())} " if self.goal else ""
         text = (
-            f"[{self.study.study_name}] {_bar(counts.finished, target)} "
+            f"[{self.study.study_name}] {phase}{_bar(counts.finished, target)} "
             f"{counts.finished}/{target} done: "
             f"{counts.complete} complete, "
             f"{counts.pruned} pruned, {counts.failed} failed, {counts.running} running | "

@@ -12,38 +12,58 @@ from typing import Any
 import optuna
 
 from tuner.errors import TunerError
+from tuner.execution.goal import GoalState
 from tuner.execution.storage import redact
 from tuner.study import record
 
 
 def build_export(
-    study: optuna.Study, url: str, *, trial_number: int | None = None
+    study: optuna.Study, url: str, *, out: Path, trial_number: int | None = None
 ) -> dict[str, Any]:
+    """The JSON for a trial: by default the config a goal study confirmed on fresh seeds, else
+    the best candidate (marked `"verified": false`); `trial_number` exports that trial."""
     from tuner.training.backend import versions
     from tuner.training.model import build_model
 
-    if trial_number is None:
-        trial, feasible = record.best_trial(study)
-        if trial is None:
-            raise TunerError(f"study {study.study_name!r} has no completed trial to export")
-    else:
+    state = GoalState.read(study)
+    if trial_number is not None:
         trial = _complete_trial(study, trial_number)
-        feasible = record.is_feasible(trial)
+    elif state.verdict is not None:
+        trial = _complete_trial(study, state.verdict["trial"])
+    else:
+        trial = _best_candidate(study, state)
     config = record.config(trial)
     if config is None:
         raise TunerError(f"study {study.study_name!r}: trial #{trial.number} recorded no config")
+    verdict = state.verdict if state.verdict and state.verdict["trial"] == trial.number else None
+    feasible = record.is_feasible(trial)
+    model = build_model(config)
     provenance = record.Provenance.read(study)
+    seeds = verdict["confirm_seeds"] if verdict else None
+    seed_arg = f" --seeds {seeds[0]}-{seeds[-1]}" if seeds else ""
     return {
         "study": study.study_name,
         "best_trial": trial.number,
+        "verified": verdict is not None,
+        "summary": describe_trial(trial, state),
+        "verdict": None if verdict is None else _verdict_fields(verdict),
         "feasible": feasible,
-        "note": None
-        if feasible
-        else "no trial met the constraints; this is the best infeasible one",
         "params": trial.params,
         "config": config,
         "seed": record.seed(trial),
-        "model": json.loads(build_model(config).to_json()),
+        # Everything plain Keras needs: keras.models.model_from_json(model), then compile and
+        # fit with these settings on the course's arrays (scripts/reproduce_keras.py does).
+        "model": json.loads(model.to_json()),
+        "compile": {
+            "optimizer": keras_serialize(model.optimizer),
+            "loss": config["loss"],
+            "metrics": ["accuracy"],
+        },
+        "fit": {"epochs": config["epochs"], "batch_size": config["batch_size"]},
+        "reproduce": {
+            "plain_keras": f"python scripts/reproduce_keras.py {out}{seed_arg}",
+            "reporter": f"python -m tuner.report --config {out}{seed_arg or ' --seeds 20'}",
+        },
         "metrics": {
             "objective": trial.value,
             **_measured(trial),
@@ -65,6 +85,56 @@ def build_export(
             "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
     }
+
+
+def describe_trial(trial: optuna.trial.FrozenTrial, state: GoalState) -> str:
+    """What is known of a trial, in words: on validation, and on the capstone split."""
+    words = ["feasible on validation" if record.is_feasible(trial) else "infeasible on validation"]
+    judging = state.judging.get(trial.number, {})
+    for phase, what in (("choose", "choosing"), ("confirm", "fresh")):
+        if phase in judging:
+            result = judging[phase]
+            words.append(f"passes {result['passes']}/{result['seeds']} {what} capstone seeds")
+    if "choose" not in judging:
+        words.append("not judged on the capstone split")
+    elif state.verdict is not None and state.verdict["trial"] == trial.number:
+        words.append("confirmed")
+    return ", ".join(words)
+
+
+def keras_serialize(optimizer: Any) -> dict[str, Any]:
+    import keras
+
+    return json.loads(json.dumps(keras.optimizers.serialize(optimizer)))
+
+
+def _verdict_fields(verdict: dict[str, Any]) -> dict[str, Any]:
+    choose = verdict["choose"]
+    return {
+        "pass_rate": verdict["pass_rate"],
+        "passes": verdict["passes"],
+        "seeds": verdict["seeds"],
+        "wilson_95": verdict["wilson_95"],
+        "confirm_seeds": verdict["confirm_seeds"],
+        "rules_passed": verdict["rules_passed"],
+        "choose": {key: choose[key] for key in ("pass_rate", "passes", "seeds", "wilson_95")}
+        | {"choose_seeds": [r["seed"] for r in choose["runs"]]},
+        "confirmed_at": verdict["confirmed_at"],
+    }
+
+
+def _best_candidate(study: optuna.Study, state: GoalState) -> optuna.trial.FrozenTrial:
+    """With nothing confirmed: the judged candidate that passed most choosing seeds, else the
+    best trial (feasible first)."""
+    judged = [
+        (rec["choose"]["pass_rate"], n) for n, rec in state.judging.items() if "choose" in rec
+    ]
+    if judged:
+        return _complete_trial(study, max(judged)[1])
+    trial, _ = record.best_trial(study)
+    if trial is None:
+        raise TunerError(f"study {study.study_name!r} has no completed trial to export")
+    return trial
 
 
 def _measured(trial: optuna.trial.FrozenTrial) -> dict[str, float | None]:

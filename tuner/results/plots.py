@@ -13,13 +13,20 @@ from tuner.errors import TunerError
 from tuner.study import record
 
 log = logging.getLogger("tuner.plots")
-CURVES = (("accuracy", "--", "train"), ("val_accuracy", "-", "val"))  # key, line style, legend
+# key, line style, legend. The epoch-log accuracy is taken with dropout on while the weights
+# move; the evaluated one (dropout off) is what the gap rule compares, where it was measured.
+CURVES = (
+    ("accuracy", "--", "train (epoch log)"),
+    ("train_eval_accuracy", ":", "train (evaluated)"),
+    ("val_accuracy", "-", "val"),
+)
 
 
 def plot_learning_curves(
     histories: dict[str, dict[str, list[float]]], path: Path, *, title: str = ""
 ) -> Path:
-    """Draw accuracy (dashed) and val_accuracy (solid) per epoch, one color per label.
+    """Draw train accuracy from the epoch logs (dashed) and evaluated with dropout off (dotted,
+    where measured), and val_accuracy (solid), per epoch, one color per label.
 
     `histories` maps a label ("trial 12", "seed 3") to a Keras history dict. Returns `path`.
     """
@@ -37,9 +44,9 @@ def plot_learning_curves(
     for i, (label, history) in enumerate(drawable.items()):
         color = f"C{i % 10}"
         for key, style, name in CURVES:
-            values = history.get(key) or []
-            if values:
-                epochs = range(1, len(values) + 1)
+            points = [(e, v) for e, v in enumerate(history.get(key) or [], 1) if v is not None]
+            if points:
+                epochs, values = zip(*points, strict=True)
                 ax.plot(
                     epochs,
                     values,
@@ -115,7 +122,7 @@ def write_study_plots(study: optuna.Study, out_dir: Path, *, top: int = 5) -> li
     }
     title = (
         f"{study.study_name}: top {len(best)} trials, accuracy per epoch "
-        "(dashed train, solid validation)"
+        "(dashed train epoch log, dotted train evaluated, solid validation)"
     )
     curves = plot_learning_curves(histories, Path(out_dir) / "learning_curves.png", title=title)
     return [curves, *write_study_html(study, out_dir)]

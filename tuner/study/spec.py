@@ -201,9 +201,7 @@ class Goal:
     max_minutes: float = field(
         default=0.0, metadata=limit(0, None, "wall-clock budget of the whole job; 0: none")
     )
-    max_candidates: int = field(
-        default=10, metadata=limit(1, 1000, "candidates judged at most")
-    )
+    max_candidates: int = field(default=10, metadata=limit(1, 1000, "candidates judged at most"))
     gap_margin: float = field(
         default=0.01,
         metadata=limit(0, 1, "also judge trials whose validation gap is this far outside"),

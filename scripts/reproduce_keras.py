@@ -1,0 +1,123 @@
+"""Retrain an exported config in plain Keras, without the tuner package, and judge the capstone.
+
+    python scripts/reproduce_keras.py best.json [--data mnist.npz] [--seeds 100-109] [--out F]
+
+Everything comes from the JSON: the model (`keras.models.model_from_json`), the compile settings
+(optimizer, loss, metrics) and the fit settings (epochs, batch size). The data definitions are
+the course's, written out here as the course writes them:
+
+    X_train = x_train.reshape(60000, 784)[:6000]    X_test = x_test.reshape(10000, 784)[:10000]
+    raw 0-255 float32, labels one-hot
+
+Per seed it prints test and train accuracy (train accuracy from predictions on X_train, dropout
+off), the gap and whether the capstone rules in the JSON hold. This script imports no `tuner`
+module on purpose: it shows that the JSON alone reproduces the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def parse_seeds(text: str) -> list[int]:
+    """ "100-109" or "1,2,5" -> a list of seeds."""
+    if "-" in text:
+        low, high = (int(part) for part in text.split("-", 1))
+        return list(range(low, high + 1))
+    return [int(part) for part in text.split(",")]
+
+
+def load_data(path: str | None):
+    import keras
+
+    if path:
+        with np.load(path, allow_pickle=False) as f:
+            keys = ("x_train", "y_train", "x_test", "y_test")
+            x_train, y_train, x_test, y_test = (f[k] for k in keys)
+    else:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    # The course's data definitions, unchanged.
+    X_train = x_train.reshape(60000, 784)[:6000].astype("float32")
+    X_test = x_test.reshape(10000, 784)[:10000].astype("float32")
+    Y_train = keras.utils.to_categorical(y_train[:6000], 10)
+    Y_test = keras.utils.to_categorical(y_test[:10000], 10)
+    return X_train, Y_train, X_test, Y_test
+
+
+def accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    predicted = model.predict(x, batch_size=2048, verbose=0).argmax(axis=1)
+    return float((predicted == y.argmax(axis=1)).sum()) / len(x)
+
+
+def run_seed(exported: dict, data, seed: int) -> dict:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.models.model_from_json(json.dumps(exported["model"]))
+    compile_cfg = exported["compile"]
+    model.compile(
+        optimizer=keras.optimizers.deserialize(compile_cfg["optimizer"]),
+        loss=compile_cfg["loss"],
+        metrics=compile_cfg["metrics"],
+    )
+    X_train, Y_train, X_test, Y_test = data
+    fit_cfg = exported["fit"]
+    model.fit(
+        X_train, Y_train, epochs=fit_cfg["epochs"], batch_size=fit_cfg["batch_size"], verbose=0
+    )
+    test_acc, train_acc = accuracy(model, X_test, Y_test), accuracy(model, X_train, Y_train)
+    rules = exported["rules"]["capstone"]
+    gap = round(abs(train_acc - test_acc), 10)
+    passed = (
+        round(test_acc, 10) >= rules["min_test_accuracy"]
+        and gap < rules["max_gap"]
+        and fit_cfg["epochs"] == rules["epochs"]
+    )
+    return {
+        "seed": seed,
+        "test_accuracy": test_acc,
+        "train_accuracy": train_acc,
+        "gap": train_acc - test_acc,
+        "passed": passed,
+        "optimizer": model.optimizer.get_config()["name"],
+        "layers": [layer.name for layer in model.layers],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("config", type=Path, help="an exported best.json")
+    parser.add_argument("--data", help="a local Keras-layout mnist.npz (default: Keras download)")
+    parser.add_argument("--seeds", default="100-109", help="e.g. 100-109 or 1,2,3")
+    parser.add_argument("--out", type=Path, help="also write the per-seed results as JSON")
+    args = parser.parse_args()
+    try:
+        exported = json.loads(args.config.read_text())
+        exported["model"], exported["compile"], exported["fit"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        print(f"error: {args.config} is not an exported config: {e}", file=sys.stderr)
+        return 2
+    data = load_data(args.data)
+    runs = []
+    for seed in parse_seeds(args.seeds):
+        runs.append(run_seed(exported, data, seed))
+        r = runs[-1]
+        print(
+            f"seed {seed}: test {r['test_accuracy']:.4f} train {r['train_accuracy']:.4f} "
+            f"gap {r['gap']:+.4f} {'PASS' if r['passed'] else 'fail'}",
+            flush=True,
+        )
+    passes = sum(r["passed"] for r in runs)
+    print(f"plain Keras: {passes}/{len(runs)} seeds pass the capstone")
+    if args.out:
+        args.out.write_text(json.dumps(runs, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

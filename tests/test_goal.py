@@ -1,0 +1,274 @@
+"""Goal-driven runs, end to end on real training: search, judge on the capstone split, confirm
+on fresh seeds, hand over a verified best.json that plain Keras reproduces."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import optuna
+import pytest
+from conftest import ROOT, run_module
+from optuna.trial import TrialState
+
+from tuner.results.report import COURSE_ANSWER
+from tuner.study import Goal, parse_study
+from tuner.training.model import build_model
+
+# Capstone rules loose enough for a 1-epoch, 32-unit net to pass every seed, so the test shows
+# the mechanism; the real thresholds are the study file's.
+STUDY = """
+name = "{name}"
+n_trials = {n_trials}
+metric = "val_accuracy"
+[data]
+train_rows = 600
+validation_rows = [6000, 7000]
+[constraints]
+min_val_accuracy = {min_val_accuracy}
+max_gap = 0.3
+[capstone]
+min_test_accuracy = {min_test_accuracy}
+max_gap = 0.2
+epochs = 1
+[sampler]
+name = "tpe"
+seed = 3
+[space]
+n_layers = 1
+units = {{ type = "categorical", choices = [16, 32] }}
+learning_rate = {{ type = "float", low = 1e-3, high = 1e-2, log = true }}
+epochs = 1
+rescale = true
+"""
+GOAL = """
+[goal]
+choose_seeds = 2
+choose_pass_rate = 1.0
+confirm_seeds = 3
+pass_rate = 1.0
+gap_margin = 0.0
+max_candidates = 1
+max_minutes = {max_minutes}
+[[warm_start]]
+units_1 = 32
+learning_rate = 0.005
+"""
+
+
+def study_text(
+    *,
+    name="goal",
+    n_trials=6,
+    min_val_accuracy=0.5,
+    min_test_accuracy=0.5,
+    max_minutes=0.0,
+    goal=True,
+) -> str:
+    text = STUDY.format(
+        name=name,
+        n_trials=n_trials,
+        min_val_accuracy=min_val_accuracy,
+        min_test_accuracy=min_test_accuracy,
+    )
+    return text + (GOAL.format(max_minutes=max_minutes) if goal else "")
+
+
+def goal_study(tmp_path, **kwargs) -> str:
+    path = tmp_path / f"{kwargs.get('name', 'goal')}.toml"
+    path.write_text(study_text(**kwargs))
+    return str(path)
+
+
+def load(tmp_path, name):
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'runs/optuna.db'}")
+
+
+@pytest.fixture(scope="module")
+def reached(tmp_path_factory, mnist_path):
+    """One goal run that reaches its goal, and its export."""
+    tmp_path = tmp_path_factory.mktemp("goal")
+    study_file = goal_study(tmp_path)
+    launch = run_module(
+        "tuner.launch", "--study", study_file, "--workers", "2", "--data", mnist_path, cwd=tmp_path
+    )
+    export = run_module(
+        "tuner.export", "--study", study_file, "--out", "out/best.json", cwd=tmp_path
+    )
+    return tmp_path, launch, export
+
+
+def test_goal_reached_ends_the_job_with_a_confirmed_config(reached):
+    tmp_path, launch, _ = reached
+    assert launch.returncode == 0, launch.stderr
+    assert "goal reached: trial 0 passes 3/3 fresh capstone seeds" in launch.stdout
+    assert "choosing #0" in launch.stderr and "confirming #0" in launch.stderr  # progress phases
+    study = load(tmp_path, "goal")
+    assert study.trials[0].params == {"units_1": 32, "learning_rate": 0.005}  # warm start
+    verdict = study.user_attrs["goal_verdict"]
+    goal = Goal(choose_seeds=2, confirm_seeds=3)
+    chosen_on = [r["seed"] for r in verdict["choose"]["runs"]]
+    assert chosen_on == goal.choosing_seeds()
+    assert verdict["confirm_seeds"] == goal.confirming_seeds()
+    assert not set(chosen_on) & set(verdict["confirm_seeds"]), "confirm on fresh seeds"
+    assert verdict["passes"] == 3 and verdict["rules_passed"]["gap"] == 3
+    # The report is attached to the study, and the note carries the verdict.
+    files = {meta.filename for meta in optuna.artifacts.get_all_artifact_meta(study)}
+    assert {"goal.md", "goal.json"} <= files
+    assert "goal reached: trial 0" in (tmp_path / "reports/goal/goal.md").read_text()
+
+
+def test_export_carries_the_verdict(reached):
+    tmp_path, _, export = reached
+    assert export.returncode == 0, export.stderr
+    payload = json.loads((tmp_path / "out/best.json").read_text())
+    assert payload["verified"] is True and payload["best_trial"] == 0
+    verdict = payload["verdict"]
+    assert verdict["pass_rate"] == 1.0 and verdict["seeds"] == 3
+    assert verdict["confirm_seeds"] == [20000, 20001, 20002]
+    assert 0 < verdict["wilson_95"][0] < verdict["wilson_95"][1] == 1.0
+    assert set(verdict["rules_passed"]) == {"test_accuracy", "gap", "epochs", "data_definitions"}
+    assert "--seeds 20000-20002" in payload["reproduce"]["plain_keras"]
+    assert {"optuna", "keras", "keras_backend"} <= set(payload["provenance"])
+    assert "confirmed" in payload["summary"] and "confirmed" in export.stdout
+    assert list((tmp_path / "out").iterdir()) == [tmp_path / "out/best.json"]  # no temp file
+
+
+def test_plain_keras_reproduces_the_export_without_tuner(reached, mnist_path):
+    tmp_path, _, _ = reached
+    payload = json.loads((tmp_path / "out/best.json").read_text())
+    # `tuner` made unimportable: the JSON alone must be enough.
+    code = (
+        "import sys, runpy; sys.modules['tuner'] = None; "
+        f"sys.argv = ['reproduce', 'out/best.json', '--data', {mnist_path!r}, "
+        "'--seeds', '20000-20002', '--out', 'out/plain.json']; "
+        f"runpy.run_path({str(ROOT / 'scripts/reproduce_keras.py')!r}, run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    plain = json.loads((tmp_path / "out/plain.json").read_text())
+    measured = load(tmp_path, "goal").user_attrs["goal_verdict"]["confirm"]["runs"]
+    for ours, theirs in zip(measured, plain, strict=True):
+        assert ours["seed"] == theirs["seed"]
+        assert abs(ours["test_accuracy"] - theirs["test_accuracy"]) <= 0.004
+        assert theirs["passed"] == ours["passed"]
+    reference = build_model(payload["config"])
+    assert plain[0]["layers"] == [layer.name for layer in reference.layers]
+    assert plain[0]["optimizer"] == reference.optimizer.get_config()["name"]
+
+
+def test_goal_on_postgresql_with_two_workers(tmp_path, pg_url, mnist_path):
+    """The judging state lives on the study: two workers on PostgreSQL share it as on SQLite."""
+    study_file = goal_study(tmp_path, name="pg")
+    launch = run_module(
+        "tuner.launch",
+        "--study",
+        study_file,
+        "--storage",
+        pg_url,
+        "--workers",
+        "2",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
+    assert launch.returncode == 0, launch.stderr
+    study = optuna.load_study(study_name="pg", storage=pg_url.replace("://", "+psycopg2://"))
+    verdict = study.user_attrs["goal_verdict"]
+    assert verdict["passes"] == 3 and verdict["confirm_seeds"] == [20000, 20001, 20002]
+    judged = [k for k in study.user_attrs if k.startswith("goal_judging_")]
+    assert judged == ["goal_judging_0"], "one candidate, judged once, by one worker"
+
+
+def test_budget_spent_first_exports_unverified(tmp_path, mnist_path):
+    study_file = goal_study(tmp_path, name="hard", n_trials=3, min_test_accuracy=0.99)
+    launch = run_module(
+        "tuner.launch", "--study", study_file, "--workers", "1", "--data", mnist_path, cwd=tmp_path
+    )
+    assert launch.returncode == 1, launch.stderr
+    assert "goal not reached" in launch.stdout
+    assert "trial 0: not chosen; choosing 0/1 seeds (stopped early)" in launch.stdout
+    export = run_module("tuner.export", "--study", study_file, "--out", "best.json", cwd=tmp_path)
+    assert export.returncode == 0, export.stderr
+    assert '"verified": false' in export.stderr
+    payload = json.loads((tmp_path / "best.json").read_text())
+    assert payload["verified"] is False and payload["verdict"] is None
+    assert payload["summary"].endswith("passes 0/1 choosing capstone seeds")
+    assert not list(tmp_path.glob(".best.json.*"))
+
+
+def test_minutes_budget_stops_the_search(tmp_path, mnist_path):
+    # 0.001 minutes run out before the workers have started: no trial is claimed.
+    study_file = goal_study(tmp_path, name="late", n_trials=50, max_minutes=0.001)
+    launch = run_module(
+        "tuner.launch", "--study", study_file, "--workers", "1", "--data", mnist_path, cwd=tmp_path
+    )
+    assert launch.returncode == 1, launch.stderr
+    ran = [t for t in load(tmp_path, "late").trials if t.state != TrialState.WAITING]
+    assert ran == [], "no trial may start once the minutes are spent"
+    assert "goal not reached" in launch.stdout
+
+
+def test_reporter_judges_the_best_trials_when_none_is_near_the_rules(tmp_path, mnist_path):
+    # No goal, and a validation floor no trial reaches: the reporter has no candidate.
+    study_file = goal_study(
+        tmp_path, name="far", n_trials=2, min_val_accuracy=0.99, min_test_accuracy=0.99, goal=False
+    )
+    launched = run_module("tuner.launch", "--study", study_file, "--data", mnist_path, cwd=tmp_path)
+    assert launched.returncode == 0, launched.stderr
+    report = run_module(
+        "tuner.report",
+        "--study",
+        study_file,
+        "--seeds",
+        "1",
+        "--max-candidates",
+        "1",
+        "--no-baseline",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
+    assert report.returncode == 1, report.stderr
+    assert "judging the 1 best trials anyway" in report.stdout
+    assert "no robust config" in report.stdout
+
+
+def test_baseline_is_the_course_cell_as_written():
+    model = build_model(COURSE_ANSWER)
+    layers = [(type(layer).__name__, layer.get_config()) for layer in model.layers]
+    assert [(name, c.get("units"), c.get("activation"), c.get("rate")) for name, c in layers] == [
+        ("Dense", 256, "sigmoid", None),
+        ("Dense", 128, "sigmoid", None),
+        ("Dropout", None, None, 0.5),
+        ("Dense", 10, "softmax", None),
+    ]
+    optimizer = model.optimizer.get_config()
+    assert optimizer["name"] == "sgd" and abs(optimizer["learning_rate"] - 0.1) < 1e-6
+    assert optimizer["momentum"] == 0.0
+    assert COURSE_ANSWER["batch_size"] == 128 and COURSE_ANSWER["epochs"] == 10
+    assert not COURSE_ANSWER["rescale"]
+
+
+@pytest.mark.parametrize(
+    "table, problem",
+    [
+        ("[goal]\npass_rate = 1.5", "goal.pass_rate: must be a number in [0, 1]"),
+        ("[goal]\nconfirm_seeds = 0", "goal.confirm_seeds: must be an integer in 1..1000"),
+        ("[[warm_start]]\nunits_1 = 64", "warm_start[0].units_1: 64 is outside the space's"),
+        ("[[warm_start]]\nunits_9 = 16", "warm_start[0].units_9: is not a searched parameter"),
+        ("[[warm_start]]\nlearning_rate = 2.0", "warm_start[0].learning_rate: 2.0 is outside"),
+    ],
+)
+def test_goal_and_warm_start_are_checked(table, problem):
+    import tomllib
+
+    from tuner.errors import TunerError
+
+    raw = tomllib.loads(study_text(goal=False) + table)
+    with pytest.raises(TunerError, match=re.escape(problem)):
+        parse_study(raw, path="x.toml")

@@ -1,0 +1,115 @@
+"""A goal study's verdict: what the judges found, on the terminal, in files and in the dashboard.
+
+The judging itself runs in the workers (tuner.execution.goal); this reads what they stored on
+the study and hands it over: one line per judged candidate, `report.md` and `report.json`
+(attached to the study, so the dashboard lists them), and a verdict section in the study's note.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from tuner.execution.goal import GoalState
+from tuner.results.export import write_json_atomically
+from tuner.results.rules import RULES
+from tuner.study import StudySpec
+
+REPORTS_DIR = Path("reports")  # as the reporter's: reports/<study>/
+
+
+def describe(result: dict[str, Any]) -> str:
+    """`9/10 seeds, Wilson 95% [0.60, 0.98]` for a stored choosing or confirming result."""
+    lo, hi = result["wilson_95"]
+    early = " (stopped early)" if result["stopped_early"] else ""
+    return f"{result['passes']}/{result['seeds']} seeds{early}, Wilson 95% [{lo:.2f}, {hi:.2f}]"
+
+
+def candidate_lines(state: GoalState) -> list[str]:
+    """One line per judged candidate, in the order they were judged."""
+    lines = []
+    for number, rec in sorted(state.judging.items(), key=lambda item: item[1]["updated"]):
+        parts = [f"trial {number}: {rec.get('outcome', rec['phase'])}"]
+        if "choose" in rec:
+            parts.append(f"choosing {describe(rec['choose'])}")
+        if "confirm" in rec:
+            parts.append(f"confirming on fresh seeds {describe(rec['confirm'])}")
+        lines.append("; ".join(parts))
+    return lines
+
+
+def headline(state: GoalState) -> str:
+    v = state.verdict
+    if v is None:
+        return "goal not reached: no candidate was confirmed on fresh seeds"
+    lo, hi = v["wilson_95"]
+    return (
+        f"goal reached: trial {v['trial']} passes {v['passes']}/{v['seeds']} fresh capstone seeds "
+        f"(pass rate {v['pass_rate']:.2f}, Wilson 95% [{lo:.2f}, {hi:.2f}])"
+    )
+
+
+def markdown(spec: StudySpec, state: GoalState) -> str:
+    goal = spec.goal
+    assert goal is not None
+    lines = [f"# Goal report: {spec.name}", "", f"**{headline(state)}**", ""]
+    lines.append(
+        f"Goal: pass the capstone (test accuracy >= {spec.capstone.min_test_accuracy}, "
+        f"|train - test| < {spec.capstone.max_gap}, {spec.capstone.epochs} epochs, data "
+        f"definitions unchanged) on >= {goal.pass_rate:.0%} of {goal.confirm_seeds} fresh seeds "
+        f"({goal.confirming_seeds()[0]}-{goal.confirming_seeds()[-1]}), after >= "
+        f"{goal.choose_pass_rate:.0%} of {goal.choose_seeds} choosing seeds "
+        f"({goal.choosing_seeds()[0]}-{goal.choosing_seeds()[-1]})."
+    )
+    lines += ["", "## Candidates", ""] + [f"- {line}" for line in candidate_lines(state)]
+    if state.verdict is not None:
+        v = state.verdict
+        lines += ["", f"## Trial {v['trial']}", "", "```json", json.dumps(v["config"]), "```", ""]
+        lines += [f"- {rule}: {v['rules_passed'][rule]}/{v['seeds']} seeds" for rule in RULES]
+        lines += [
+            "",
+            "| phase | seed | test acc | train acc | gap | pass |",
+            "|---|---|---|---|---|---|",
+        ]
+        for phase in ("choose", "confirm"):
+            for r in v[phase]["runs"]:
+                lines.append(
+                    f"| {phase} | {r['seed']} | {r['test_accuracy']:.4f} | "
+                    f"{r['train_accuracy']:.4f} | {r['gap']:+.4f} | "
+                    f"{'PASS' if r['passed'] else 'fail'} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def note_section(state: GoalState) -> str:
+    """The verdict for the dashboard's study note (Markdown)."""
+    lines = ["### Verdict (written by tuner.launch)", "", headline(state), ""]
+    return "\n".join(lines + [f"- {line}" for line in candidate_lines(state)])
+
+
+def hand_over(study: optuna.Study, spec: StudySpec, out: Path) -> tuple[GoalState, list[Path]]:
+    """Write the goal report into `out`, attach it to the study, and put the verdict in the
+    study's note; returns the state and the files written."""
+    from tuner.execution.create import write_note
+    from tuner.results.report import attach
+    from tuner.study import record
+
+    state = GoalState.read(study)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(
+        {
+            "study": spec.name,
+            "verdict": state.verdict,
+            "candidates": {str(n): rec for n, rec in sorted(state.judging.items())},
+        },
+        out / "goal.json",
+    )
+    (out / "goal.md").write_text(markdown(spec, state))
+    files = [out / "goal.json", out / "goal.md"]
+    attach(study, files)
+    provenance = record.Provenance.read(study)
+    write_note(study, spec, provenance.data_digest or "?", verdict=note_section(state))
+    return state, files
