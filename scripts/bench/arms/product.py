@@ -83,6 +83,8 @@ def run(run: ArmRun) -> dict[str, Any]:
         {
             "trial": n,
             **{k: counts(r[k]) for k in ("choose", "confirm") if k in r},
+            # how the judging ended, or where it was when the launcher stopped
+            "outcome": r.get("outcome") or f"{r['phase']} after {r['done']}/{r['planned']}",
             "at_seconds": round(r["updated"] - started),
         }
         for n, r in sorted(GoalState.read(study).judging.items())
