@@ -1,4 +1,4 @@
-"""Benchmark part 1: time to a passing config, this product against what users would use instead.
+"""Benchmark part 1: time to a confirmed config, this product against what users would use instead.
 
     PYTHONPATH=. python scripts/bench_search.py
         [--arms product,optuna_tpe,optuna_random,kt_bayes,kt_hyperband] [--seeds 0,1,2]
@@ -6,20 +6,23 @@
 
 Every arm searches the same space (studies/mnist_mlp.toml's [space], translated through
 tuner.study.space.suggest, Keras Tuner's hyperparameters included), trains on the same rows
-(x_train[:6000], 5 epochs) and is measured on the same validation rows (6000-16000), one trial at
-a time (one worker each). An arm stops at its first config that passes the capstone rules: the
-validation stand-in during the search (the study's [constraints], the same check for every arm),
-then confirmed by a retrain on the capstone split judged by tuner.results.report.judge (one
-seed: the trial's own). A stand-in hit that fails the retrain does not stop the arm. The time
-counted is the arm's whole wall time from process start (imports, data, search, confirming
-retrains).
+(x_train[:6000], 5 epochs) and is measured on the same validation rows (6000-16000). An arm
+passes with its first config confirmed on fresh seeds, by one rule for every arm: the rule of
+mnist_mlp's [goal] (tuner.execution.goal.choose_then_confirm), retrains on the capstone split
+judged by tuner.results.report.judge: first on the choosing seeds (10000+i) at
+`choose_pass_rate`, then, if chosen, on the fresh confirming seeds (20000+i) at `pass_rate`,
+each stopping early once the threshold is out of reach. A peer judges each trial that passes
+the validation stand-in (the study's [constraints]); the product's own workers judge its
+candidates. The time counted is the wall time at confirmation; a confirmation after the budget
+does not count.
 
 Arms:
-- product:       `python -m tuner.launch --study <mnist_mlp, sampler seed = SEED> --workers 1`
-                 on a fresh SQLite file; this process polls the storage and judges each feasible
-                 trial while the workers go on.
+- product:       `python -m tuner.launch --study <mnist_mlp, sampler seed = SEED, [goal]
+                 max_minutes = the budget> --workers N` on a fresh SQLite file, its own
+                 goal-driven job (warm starts included); the arm reads `goal_verdict` from the
+                 storage, its time from the launch to `confirmed_at`.
 - optuna_tpe:    a plain Optuna script: TPESampler(seed), no constraints, no pruning callback,
-                 maximizing validation accuracy; one trial at a time.
+                 maximizing validation accuracy; one trial at a time, judging inside it.
 - optuna_random: the same with RandomSampler(seed).
 - kt_bayes:      keras_tuner.BayesianOptimization(seed), one trial at a time.
 - kt_hyperband:  keras_tuner.Hyperband(max_epochs=5, factor=3, seed); only models trained for all
@@ -28,10 +31,11 @@ Arms:
 Each (arm, seed) runs in its own process, one after another, seeds in the outer loop so slow
 periods of a shared machine spread over the arms. With --parallel N (a machine with many cores),
 N of them run at once, each pinned to its own CPU core, so every arm gets the same compute. An
-arm that has not passed after --budget-seconds is stopped (peers finish the trial in flight)
-and counts as censored.
+arm with no confirmed config after --budget-seconds is stopped and counts as censored: a peer
+starts no trial or judging seed after it (the one in flight finishes), the product's launcher
+is stopped (Ctrl-C) at it.
 
-The arms, the shared pass check, the scheduler and the doc writer live in scripts/bench/.
+The arms, the shared rule, the scheduler and the doc writer live in scripts/bench/.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
 from bench import doc, schedule
 from bench.arms import ARMS, run_arm
-from bench.confirm import ArmRun
+from bench.confirm import STUDY, ArmRun, bench_goal
+
+from tuner.study import load_study_spec
 
 
 def main() -> int:
@@ -105,11 +111,14 @@ def main() -> int:
     results = schedule.run_all(jobs, command, parallel=args.parallel)
     load_end = benchlib.load_average()
     table = doc.summary_table(results, args.budget_seconds)
-    print("\n".join(table))
+    ratio = doc.ratio_line(results, args.budget_seconds)
+    print("\n".join(table + ([ratio] if ratio else [])))
     if not args.no_doc:
         doc.append_section(
             results,
             table,
+            ratio,
+            goal=bench_goal(load_study_spec(STUDY).goal),
             budget=args.budget_seconds,
             seeds=seeds,
             workers=args.workers,

@@ -41,19 +41,42 @@ def test_append_section_writes_a_dated_section_with_machine_and_load(tmp_path: P
     assert "at start: 1.00 / 1.00 / 1.00; at end: 2.00 / 2.00 / 2.00" in text
 
 
+def bench_run(seed: int, passed: bool, seconds: float, trials: int, rate: float = 1.0) -> dict:
+    found = {"pass_rate": rate, "passes": round(20 * rate), "seeds": 20} if passed else {}
+    return {"seed": seed, "passed": passed, "seconds": seconds, "trials": trials, "found": found}
+
+
 def test_search_summary_counts_a_censored_run_as_infinite_in_the_median() -> None:
     from bench import doc
 
-    def run(seed: int, passed: bool, seconds: float, trials: int) -> dict:
-        return {"seed": seed, "passed": passed, "seconds": seconds, "trials": trials}
-
+    run = bench_run
     results = {
-        "product": [run(0, True, 100, 4), run(1, True, 300, 9), run(2, False, 600, 20)],
+        "product": [run(0, True, 100, 4), run(1, True, 300, 9, 0.95), run(2, False, 600, 20)],
         "optuna_tpe": [run(0, False, 600, 30), run(1, False, 600, 31), run(2, True, 50, 2)],
     }
     table = doc.summary_table(results, budget=600)
     assert table[2] == (
-        "| product | 2/3 | 300 | 9 | s0: 100 s, 4 trials PASS; s1: 300 s, 9 trials PASS; "
-        "s2: 600 s, 20 trials (censored) |"
+        "| product | 2/3 | 300 | 9 | 1.00, 0.95 | s0: confirmed 100 s, 20/20, 4 trials; "
+        "s1: confirmed 300 s, 19/20, 9 trials; s2: censored (600 s), 20 trials |"
     )
-    assert table[3].startswith("| optuna_tpe | 1/3 | > 600 s budget | not reached |")
+    assert table[3].startswith("| optuna_tpe | 1/3 | > 600 s budget | not reached | 1.00 |")
+
+
+def test_ratio_is_the_product_median_over_the_best_peer_median() -> None:
+    from bench import doc
+
+    run = bench_run
+    product = [run(0, True, 100, 4), run(1, True, 120, 5), run(2, False, 600, 20)]
+    tpe = [run(0, True, 300, 30), run(1, True, 200, 31), run(2, True, 400, 2)]
+    censored = [run(s, False, 600, 9) for s in range(3)]
+    ratio = doc.ratio_line({"product": product, "optuna_tpe": tpe, "kt_bayes": censored}, 600)
+    assert ratio is not None and ratio.endswith(
+        "(optuna_tpe), median wall time to a confirmed config: 0.40x (120 s / 300 s)."
+    )
+    ratio = doc.ratio_line({"product": product, "kt_bayes": censored}, 600)
+    assert ratio is not None and ratio.endswith(
+        "< 0.20x (every peer's median is censored at 600 s)."
+    )
+    ratio = doc.ratio_line({"product": censored, "optuna_tpe": tpe}, 600)
+    assert ratio is not None and ratio.endswith("> 2.00x (the product's median is censored).")
+    assert doc.ratio_line({"optuna_tpe": tpe}, 600) is None

@@ -272,3 +272,35 @@ def test_goal_and_warm_start_are_checked(table, problem):
     raw = tomllib.loads(study_text(goal=False) + table)
     with pytest.raises(TunerError, match=re.escape(problem)):
         parse_study(raw, path="x.toml")
+
+
+def fake_judge(passing_seeds: set[int]):
+    """judge_on for choose_then_confirm: a seed passes when it is in `passing_seeds`."""
+    from tuner.results.report import Judgement, SeedRun
+
+    calls: list[tuple[str, list[int], float]] = []
+
+    def judge_on(phase: str, seeds: list[int], threshold: float) -> Judgement:
+        calls.append((phase, seeds, threshold))
+        runs = [SeedRun(s, 0.9, 0.9, 0.9, 0.0, 5, {"all": s in passing_seeds}, {}) for s in seeds]
+        return Judgement(phase, {}, None, runs, threshold, len(seeds))
+
+    return judge_on, calls
+
+
+def test_choose_then_confirm_confirms_on_fresh_seeds_only_once_chosen():
+    from tuner.execution.goal import choose_then_confirm
+
+    goal = Goal(choose_seeds=4, choose_pass_rate=0.75, confirm_seeds=3, pass_rate=1.0)
+    judge_on, calls = fake_judge(set(goal.choosing_seeds()[1:]) | set(goal.confirming_seeds()))
+    chosen, confirmed = choose_then_confirm(goal, judge_on)
+    assert chosen.robust and confirmed is not None and confirmed.robust
+    assert calls == [
+        ("choosing", [10000, 10001, 10002, 10003], 0.75),
+        ("confirming", [20000, 20001, 20002], 1.0),
+    ]
+
+    judge_on, calls = fake_judge(set(goal.choosing_seeds()[2:]))  # 2/4 < 0.75: not chosen
+    chosen, confirmed = choose_then_confirm(goal, judge_on)
+    assert not chosen.robust and confirmed is None
+    assert [phase for phase, _, _ in calls] == ["choosing"]

@@ -49,18 +49,23 @@ class _Running:
                 "seconds": float("nan"),
                 "trials": 0,
                 "epochs": 0,
+                "pass_rate": None,
                 "found": {},
-                "retrains": [],
+                "judged": [],
                 "error": stderr.strip().splitlines()[-1:],
             }
         else:
             result = json.loads(line[len(RESULT) :])
         result.update(seed=self.seed, load_before=self.load_before)
-        retrains = [(r["test_accuracy"], r["train_accuracy"]) for r in result["retrains"]]
+        found = result["found"]
+        outcome = (
+            f"confirmed #{found['trial']} {found['passes']}/{found['seeds']}"
+            if result["passed"]
+            else "censored"
+        )
         print(
-            f"{self.arm:14s} seed {self.seed}: {'PASS' if result['passed'] else 'no pass'} "
-            f"{result['seconds']:.0f} s, {result['trials']} trials, {result['epochs']} epochs, "
-            f"retrains {retrains}",
+            f"{self.arm:14s} seed {self.seed}: {outcome} {result['seconds']:.0f} s, "
+            f"{result['trials']} trials, {result['epochs']} epochs, judged {result['judged']}",
             flush=True,
         )
         return result

@@ -27,12 +27,13 @@ import optuna
 
 if TYPE_CHECKING:
     from tuner.results.report import Judgement
-    from tuner.study import StudySpec
+    from tuner.study import Goal, StudySpec
     from tuner.training.data import RawMnist
 
 DEADLINE_KEY = "goal_deadline"
 VERDICT_KEY = "goal_verdict"
 JUDGING_PREFIX = "goal_judging_"
+CHOOSING, CONFIRMING = "choosing", "confirming"  # the judging phases, as records name them
 # A judging claim not updated for this long belongs to a dead worker and is taken again. One
 # seed's retrain updates it; the slowest seen on a loaded 2-core machine took about 90 s.
 STALE_SECONDS = 600
@@ -71,7 +72,7 @@ class GoalState:
         return {
             n: r
             for n, r in self.judging.items()
-            if r["phase"] in ("choosing", "confirming") and self.live(r, now)
+            if r["phase"] in (CHOOSING, CONFIRMING) and self.live(r, now)
         }
 
     def taken(self, now: float) -> set[int]:
@@ -115,7 +116,7 @@ def next_candidate(
 
 
 def claim(study: optuna.Study, number: int, owner: str, planned: int) -> None:
-    _write(study, number, {"owner": owner, "phase": "choosing", "done": 0, "planned": planned})
+    _write(study, number, {"owner": owner, "phase": CHOOSING, "done": 0, "planned": planned})
 
 
 def judge_candidate(
@@ -142,7 +143,7 @@ def judge_candidate(
             record["done"] = done
             _write(study, number, record)
 
-        return judge(
+        judgement = judge(
             config,
             label=f"trial {number}",
             trial_number=number,
@@ -154,40 +155,40 @@ def judge_candidate(
             on_seed=progress,
             should_stop=lambda: GoalState.read(study).expired(time.time()),
         )
+        record["choose" if phase == CHOOSING else "confirm"] = result_of(judgement)
+        return judgement
 
     try:
-        return _choose_then_confirm(study, spec, number, config, record, run)
+        chosen, confirmed = choose_then_confirm(goal, run)
     except KeyboardInterrupt:
         # Stopped by the user: not judged, so a later launch takes the candidate up again.
         record.update(phase="interrupted")
         _write(study, number, record)
         raise
-
-
-def _choose_then_confirm(
-    study: optuna.Study,
-    spec: StudySpec,
-    number: int,
-    config: dict[str, Any],
-    record: dict[str, Any],
-    run: Callable[[str, list[int], float], Judgement],
-) -> bool:
-    goal = spec.goal
-    assert goal is not None
-    chosen = run("choosing", goal.choosing_seeds(), goal.choose_pass_rate)
-    record["choose"] = result_of(chosen)
-    if not chosen.robust:
+    if confirmed is None:
         record.update(phase="done", outcome="not chosen")
         _write(study, number, record)
         return False
-    confirmed = run("confirming", goal.confirming_seeds(), goal.pass_rate)
-    record["confirm"] = result_of(confirmed)
     record.update(phase="done", outcome="confirmed" if confirmed.robust else "not confirmed")
     _write(study, number, record)
     if not confirmed.robust:
         return False
     study.set_user_attr(VERDICT_KEY, verdict_of(spec, number, config, chosen, confirmed))
     return True
+
+
+def choose_then_confirm(
+    goal: Goal, judge_on: Callable[[str, list[int], float], Judgement]
+) -> tuple[Judgement, Judgement | None]:
+    """The goal's rule for one candidate, without a study: judge_on(phase, seeds, threshold) on
+    the choosing seeds, then, only if chosen, on the fresh confirming seeds. Returns the choosing
+    judgement and the confirming one (None when not chosen); confirmed when the latter is robust.
+    Shared by the workers and by scripts/bench_search.py's peers, so every arm meets one rule.
+    """
+    chosen = judge_on(CHOOSING, goal.choosing_seeds(), goal.choose_pass_rate)
+    if not chosen.robust:
+        return chosen, None
+    return chosen, judge_on(CONFIRMING, goal.confirming_seeds(), goal.pass_rate)
 
 
 def result_of(j: Judgement) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from bench.confirm import ArmRun, Confirmer, arm_result, elapsed
+from bench.confirm import ArmRun, Confirmer, elapsed, peer_result
 from tuner.study import suggest
 from tuner.training.callbacks import EVAL_BATCH
 from tuner.training.model import build_model
@@ -45,7 +45,7 @@ class _HpTrial:
 
 
 class _Mlp(kt.HyperModel):
-    """The study's model; `fit` checks every fully trained model against the capstone."""
+    """The study's model; `fit` judges every fully trained model by the goal's rule."""
 
     def __init__(self, confirm: Confirmer, run: ArmRun) -> None:
         super().__init__()
@@ -82,7 +82,6 @@ class _Mlp(kt.HyperModel):
             if self.confirm.passes(
                 config,
                 trial=trial,
-                seed=self.run.seed + trial,
                 val_accuracy=val_accuracy,
                 gap=float(train["accuracy"]) - val_accuracy,
             ):
@@ -99,7 +98,7 @@ def run_hyperband(run: ArmRun) -> dict[str, Any]:
 
 
 def _search(kind: str, run: ArmRun) -> dict[str, Any]:
-    confirm = Confirmer(run.data_path)
+    confirm = Confirmer(run)
     model = _Mlp(confirm, run)
     common: dict[str, Any] = {
         "objective": kt.Objective("val_accuracy", "max"),
@@ -119,4 +118,4 @@ def _search(kind: str, run: ArmRun) -> dict[str, Any]:
     train, validation = confirm.data.train, confirm.data.validation
     with contextlib.suppress(_Stop):
         tuner.search(train.x, train.y, validation_data=(validation.x, validation.y), verbose=0)
-    return arm_result(confirm, trials=model.trials, epochs=model.epochs)
+    return peer_result(confirm, trials=model.trials, epochs=model.epochs)

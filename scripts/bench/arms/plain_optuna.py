@@ -1,7 +1,9 @@
 """Plain Optuna, as a user would write it: one study in memory, one trial at a time.
 
 optuna_tpe uses TPESampler(seed), optuna_random RandomSampler(seed); neither has constraints
-or a pruning callback, and both maximize validation accuracy on the same rows as every arm.
+or a pruning callback, and both maximize validation accuracy on the same rows as every arm. A
+trial that passes the stand-in is judged by the goal's rule inside its objective, so the search
+waits while it is judged (one process, as such a script would run).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 import keras
 import optuna
 
-from bench.confirm import ArmRun, Confirmer, arm_result, elapsed
+from bench.confirm import ArmRun, Confirmer, elapsed, peer_result
 from tuner.study import suggest
 from tuner.training.objective import fit_and_measure
 
@@ -26,7 +28,7 @@ def run_random(run: ArmRun) -> dict[str, Any]:
 
 def _search(sampler: optuna.samplers.BaseSampler, run: ArmRun) -> dict[str, Any]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    confirm = Confirmer(run.data_path)
+    confirm = Confirmer(run)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     epochs = 0
 
@@ -40,7 +42,6 @@ def _search(sampler: optuna.samplers.BaseSampler, run: ArmRun) -> dict[str, Any]
         if confirm.passes(
             config,
             trial=trial.number,
-            seed=seed,
             val_accuracy=result["val_accuracy"],
             gap=result["gap"],
         ):
@@ -52,4 +53,4 @@ def _search(sampler: optuna.samplers.BaseSampler, run: ArmRun) -> dict[str, Any]
             study.stop()
 
     study.optimize(objective, callbacks=[over_budget], gc_after_trial=True)
-    return arm_result(confirm, trials=len(study.trials), epochs=epochs)
+    return peer_result(confirm, trials=len(study.trials), epochs=epochs)
