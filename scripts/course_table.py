@@ -177,7 +177,7 @@ def group_lines(summary: Summary) -> list[str]:
             f"| {value} | {' / '.join(str(top.params[p]) for p in others)} | "
             f"{cell(top, 'test_accuracy')} |"
         )
-    return lines + [""]
+    return [*lines, ""]
 
 
 def curve_lines(summary: Summary) -> list[str]:
@@ -201,7 +201,7 @@ def curve_lines(summary: Summary) -> list[str]:
                 values = [r.history[key][epoch] for r in o.runs]
                 row.append(f"{sum(values) / len(values):.4f}")
         lines.append("| " + " | ".join(row) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def render(results: list[tuple[Summary, Verdict]], command: str) -> str:
@@ -232,13 +232,10 @@ def render(results: list[tuple[Summary, Verdict]], command: str) -> str:
     for summary, verdict in results:
         ex = summary.exercise
         best = best_option(summary)
-        best_text = (
-            "-"
-            if best is None
-            else (
-                f"{ex.names.get(best.label, best.label)} ({best.mean(ex.metric):.4f} {METRICS[ex.metric][0]})"
-            )
-        )
+        best_text = "-"
+        if best is not None:
+            mean = f"{best.mean(ex.metric):.4f} {METRICS[ex.metric][0]}"
+            best_text = f"{ex.names.get(best.label, best.label)} ({mean})"
         answer = ex.names.get(ex.expected, ex.expected) if ex.expected else "(none named)"
         lines.append(
             f"| {ex.section} {ex.title} | {ex.question} | {answer} | {best_text} | "

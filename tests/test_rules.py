@@ -66,7 +66,8 @@ def test_data_definition_rule_catches_a_changed_array(mnist_path):
 
 @pytest.mark.parametrize(
     "k, n, low, high",
-    [  # reference values from the Wilson formula (e.g. statsmodels proportion_confint method="wilson")
+    # Reference values from the Wilson formula (statsmodels proportion_confint method="wilson").
+    [
         (9, 10, 0.5958, 0.9821),
         (10, 10, 0.7225, 1.0),
         (0, 10, 0.0, 0.2775),
