@@ -3,5 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export TUNER_DATA=${TUNER_DATA:-$(cd .. && pwd)/shared/data/mnist.npz}
+# The shared MNIST file beside the repository where there is one; else Keras's download (cached
+# in ~/.keras/datasets), as the product does.
+shared="$(cd .. && pwd)/shared/data/mnist.npz"
+if [ -z "${TUNER_DATA:-}" ] && [ -f "$shared" ]; then
+  export TUNER_DATA=$shared
+fi
 exec .venv/bin/python -m pytest "$@"

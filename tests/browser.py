@@ -1,4 +1,5 @@
-"""A real headless Chromium (Debian's, driven by Selenium) and screenshots kept as artifacts.
+"""A real headless Chromium (Debian's, driven by Selenium), screenshots kept as artifacts, and
+`python -m tuner.dashboard` served for it.
 
 .ci/run installs chromium and chromium-driver from Debian. Selenium is pointed at them, so
 selenium-manager never tries to download a browser or a driver (nothing can be downloaded here).
@@ -6,7 +7,13 @@ selenium-manager never tries to download a browser or a driver (nothing can be d
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import select
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -78,3 +85,71 @@ def screenshot(driver, name: str) -> Path:
     assert driver.save_screenshot(str(path)), f"could not save {path}"
     print(f"screenshot: {path}")
     return path
+
+
+URL_LINE = re.compile(
+    r"^dashboard for study '(?P<name>[^']+)': (?P<url>http://\S+)(?P<note> \(.*\))?$", re.MULTILINE
+)
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The addresses this host's TCP sockets listen on at `port` (the kernel's tables)."""
+    found = set()
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, at = local.split(":")
+            if state != "0A" or int(at, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)  # 32-bit words in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(socket.inet_ntop(family, words))
+    return found
+
+
+@contextlib.contextmanager
+def serve(study: str, storage: str, *, cwd, host: str | None = None):
+    """`python -m tuner.dashboard --port 0` as a user runs it; yields the study page URL."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tuner.dashboard",
+            "--study",
+            study,
+            "--storage",
+            storage,
+            "--port",
+            "0",
+            *(("--host", host) if host else ()),
+        ],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        line = proc.stdout.readline() if ready else ""
+        match = URL_LINE.match(line.strip())
+        assert match, (
+            f"no URL line from tuner.dashboard: {line!r} "
+            f"{proc.stderr.read() if proc.poll() is not None else ''}"
+        )
+        port = int(match["url"].split("/dashboard/")[0].rsplit(":", 1)[1])
+        if host is None:
+            assert listening_addresses(port) == {"127.0.0.1"}, (
+                "the default must bind to 127.0.0.1 only"
+            )
+            assert match["note"] is None and match["url"].startswith("http://127.0.0.1:")
+        else:  # what the line says must be what the socket does
+            assert listening_addresses(port) == {host}, listening_addresses(port)
+            assert match["note"] == " (listening on all interfaces)", line
+        yield match["url"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert proc.returncode == 0, (
+        f"dashboard did not stop cleanly: {proc.returncode} {proc.stderr.read()}"
+    )

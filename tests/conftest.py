@@ -41,10 +41,30 @@ rescale = true
 
 @pytest.fixture(scope="session")
 def mnist_path() -> str:
-    """The real MNIST file (CI and sessions have it beside the repo, or in $TUNER_DATA)."""
-    path = Path(os.environ.get("TUNER_DATA", SHARED_MNIST))
-    assert path.is_file(), f"real MNIST not found at {path}; set TUNER_DATA to a Keras mnist.npz"
-    return str(path)
+    """The real MNIST file: $TUNER_DATA, else ../shared/data/mnist.npz beside the repository (CI
+    and sessions), else the product's default, Keras's download, through Keras's own cache."""
+    if "TUNER_DATA" in os.environ or SHARED_MNIST.is_file():
+        path = Path(os.environ.get("TUNER_DATA", SHARED_MNIST))
+        assert path.is_file(), f"real MNIST not found at {path}; set TUNER_DATA to a mnist.npz"
+        return str(path)
+    import keras
+
+    keras.datasets.mnist.load_data()  # downloads once into ~/.keras/datasets (or $KERAS_HOME)
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    cached = [p / "datasets" / "mnist.npz" for p in (home, Path("/tmp/.keras"))]
+    found = [p for p in cached if p.is_file()]
+    assert found, f"Keras downloaded MNIST, but not to {cached[0]}"
+    return str(found[0])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for the module's tests (tests/browser.py)."""
+    from browser import start_chrome
+
+    driver = start_chrome()
+    yield driver
+    driver.quit()
 
 
 @pytest.fixture
@@ -71,6 +91,88 @@ def run_module(module: str, *args: str, cwd: Path, env: dict | None = None, time
         text=True,
         timeout=timeout,
     )
+
+
+def wait_for(condition, *, timeout: float, what: str):
+    """Poll `condition()` until it returns something true, and return that; fail on timeout.
+    A study or table that does not exist yet (KeyError, TunerError) counts as not yet."""
+    from tuner.errors import TunerError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+        except (KeyError, TunerError):
+            result = None
+        if result:
+            return result
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def is_alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def worker_pids(trials) -> set[int]:
+    """The worker processes (the `worker` attribute, host:pid) that ran these trials."""
+    return {int(t.user_attrs["worker"].rsplit(":", 1)[1]) for t in trials}
+
+
+def release_workers_in_step(url: str, study: str, log_dir: Path, n_workers: int) -> None:
+    """Hold the study's trial budget until `n_workers` workers have started their loop, then
+    let them go: each claims a trial, and none can run the whole study before the last is up.
+    Call once the launcher has created the study (it takes the same lock to do so)."""
+    import optuna
+
+    from tuner.execution.budget import BudgetLock
+
+    def started() -> int:
+        logs = log_dir.glob("worker-*.log")
+        return sum(" on study " in log.read_text(errors="replace") for log in logs)
+
+    with BudgetLock(url, study).hold():
+        assert optuna.load_study(study_name=study, storage=url).trials == [], "too late"
+        wait_for(lambda: started() >= n_workers, timeout=180, what=f"{n_workers} workers")
+
+
+def launch_in_step(
+    *args: str, cwd: Path, url: str, study: str, n_workers: int, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """`python -m tuner.launch ARGS` (which must name --storage url and --workers n_workers)
+    with every worker claiming a trial (release_workers_in_step); returns when it is done."""
+    out, err = cwd / "launch.out", cwd / "launch.err"
+    for old in (cwd / "runs" / "logs" / study).glob("worker-*.log"):
+        old.unlink()  # an earlier launch's "on study" lines must not count
+    env = {k: v for k, v in os.environ.items() if k != "TUNER_STORAGE"}
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tuner.launch", *args],
+            cwd=cwd,
+            env={**env, "PYTHONPATH": str(ROOT)},
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
+    try:
+        wait_for(
+            lambda: "finished trials done" in err.read_text() or proc.poll() is not None,
+            timeout=120,
+            what="the launcher to create the study",
+        )
+        assert proc.poll() is None, err.read_text()
+        release_workers_in_step(url, study, cwd / "runs" / "logs" / study, n_workers)
+        proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(), err.read_text())
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import launch_in_step
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
@@ -410,18 +411,12 @@ def test_real_grid_study_with_two_workers_reruns_to_the_same_table(tmp_path, mni
     tables = []
     for workers in ("2", "1"):
         url = f"sqlite:///{tmp_path / f'w{workers}.db'}"
-        launched = run_script(
-            "-m",
-            "tuner.launch",
-            "--study",
-            str(study_file),
-            "--workers",
-            workers,
-            "--data",
-            mnist_path,
-            "--storage",
-            url,
-            cwd=tmp_path,
+        args = ("--study", str(study_file), "--workers", workers)
+        args += ("--data", mnist_path, "--storage", url)
+        launched = (
+            launch_in_step(*args, cwd=tmp_path, url=url, study=LR.study, n_workers=2)
+            if workers == "2"  # each of the two claims a grid point
+            else run_script("-m", "tuner.launch", *args, cwd=tmp_path)
         )
         assert launched.returncode == 0, launched.stderr
         study = optuna.load_study(study_name=LR.study, storage=url)

@@ -5,11 +5,8 @@ Screenshots and the 200-trial timing land in artifacts/ at the repository root.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
-import select
 import socket
 import subprocess
 import sys
@@ -22,71 +19,24 @@ import pytest
 import sqlalchemy
 from browser import (
     ARTIFACTS,
+    URL_LINE,
     page_text,
     screenshot,
-    start_chrome,
+    serve,
     wait_for_text,
     wait_until,
 )
-from conftest import ROOT, run_module
+from conftest import ROOT, run_module, wait_for
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from selenium.webdriver.common.by import By
 from synthetic import add_trials
 
 from tuner import optuna_internals
+from tuner.execution.budget import BudgetLock
 from tuner.execution.create import create_study
 from tuner.study import load_study_spec
 
 PG_ADMIN = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-URL_LINE = re.compile(r"^dashboard for study '(?P<name>[^']+)': (?P<url>http://\S+)$", re.MULTILINE)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = start_chrome()
-    yield driver
-    driver.quit()
-
-
-@contextlib.contextmanager
-def serve(study: str, storage: str, *, cwd):
-    """`python -m tuner.dashboard --port 0` as a user runs it; yields the study page URL."""
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tuner.dashboard",
-            "--study",
-            study,
-            "--storage",
-            storage,
-            "--port",
-            "0",
-        ],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
-        line = proc.stdout.readline() if ready else ""
-        match = URL_LINE.match(line.strip())
-        assert match, (
-            f"no URL line from tuner.dashboard: {line!r} "
-            f"{proc.stderr.read() if proc.poll() is not None else ''}"
-        )
-        assert match["url"].startswith("http://127.0.0.1:"), (
-            "the default must bind to 127.0.0.1 only"
-        )
-        yield match["url"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-    assert proc.returncode == 0, (
-        f"dashboard did not stop cleanly: {proc.returncode} {proc.stderr.read()}"
-    )
 
 
 def study_in(
@@ -132,16 +82,19 @@ def test_launch_serves_the_dashboard_while_workers_run_then_browser_shows_the_st
             stderr=err,
             text=True,
         )
-        # The launcher prints the URL before any worker starts; the API must answer while they run.
-        deadline = time.monotonic() + 120
-        while not (match := URL_LINE.search(stderr_path.read_text())) and launch.poll() is None:
-            assert time.monotonic() < deadline, stderr_path.read_text()
-            time.sleep(0.1)
-        assert match, stderr_path.read_text()
+        # The launcher prints the URL before any worker starts; the API must answer while they
+        # run. Holding the trial budget keeps them from finishing the study meanwhile.
+        match = wait_for(
+            lambda: URL_LINE.search(stderr_path.read_text()) or launch.poll() is not None,
+            timeout=120,
+            what="the dashboard's URL",
+        )
+        assert launch.poll() is None, stderr_path.read_text()
         base = match["url"].split("/dashboard/")[0]
-        with urllib.request.urlopen(f"{base}/api/studies", timeout=10) as response:
-            names = [s["study_name"] for s in json.load(response)["study_summaries"]]
-        assert launch.poll() is None, "the API answered only after the launch ended"
+        with BudgetLock(f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}", "tiny").hold():
+            with urllib.request.urlopen(f"{base}/api/studies", timeout=10) as response:
+                names = [s["study_name"] for s in json.load(response)["study_summaries"]]
+            assert launch.poll() is None, "the API answered only after the launch ended"
         assert names == ["tiny"]
         out, _ = launch.communicate(timeout=300)
     assert launch.returncode == 0, stderr_path.read_text()
@@ -254,6 +207,15 @@ def test_dashboard_page_time_for_a_200_trial_study(tmp_path, tiny_study, browser
     print(f"200-trial study: study page {study_seconds:.2f}s, trial list {trials_seconds:.2f}s")
     # A page that takes this long is unusable while watching a study; it also catches a hang.
     assert study_seconds < 30 and trials_seconds < 30, timing
+
+
+def test_dashboard_on_all_interfaces_says_so(tmp_path, tiny_study):
+    url, _ = study_in(tmp_path, tiny_study, n=1)
+    with (
+        serve("tiny", url, cwd=tmp_path, host="0.0.0.0") as study_url,
+        urllib.request.urlopen(study_url, timeout=10) as response,
+    ):
+        assert response.status == 200
 
 
 def test_dashboard_bad_input_is_one_line_exit_2(tmp_path, tiny_study):

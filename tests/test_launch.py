@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
+import re
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 
 import keras
 import optuna
 import pytest
-from conftest import ROOT, run_module
+from conftest import ROOT, is_alive, launch_in_step, run_module, wait_for, worker_pids
 from optuna.trial import TrialState
 
+from tuner.execution.storage import open_storage
 from tuner.training.model import build_model
 
 
@@ -26,20 +25,22 @@ def load(tmp_path, name="tiny"):
     )
 
 
-def study_created(tmp_path) -> bool:
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"file:{tmp_path / 'runs' / 'optuna.db'}?mode=ro", uri=True)
-        ) as db:
-            return db.execute("SELECT count(*) FROM studies").fetchone()[0] > 0
-    except sqlite3.Error:  # no file or no tables yet
-        return False
-
-
 def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, mnist_path):
     study_file = tiny_study(n_trials=4)
-    result = run_module(
-        "tuner.launch", "--study", study_file, "--workers", "2", "--data", mnist_path, cwd=tmp_path
+    url = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
+    result = launch_in_step(
+        "--study",
+        study_file,
+        "--storage",
+        url,
+        "--workers",
+        "2",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+        url=url,
+        study="tiny",
+        n_workers=2,
     )
     assert result.returncode == 0, result.stderr
     study = load(tmp_path)
@@ -95,13 +96,12 @@ def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, m
     assert payload["provenance"]["sampler"]["seed"] == 3
     rebuilt = keras.models.model_from_json(json.dumps(payload["model"]))
     reference = build_model(payload["config"])
-    assert [type(l).__name__ for l in rebuilt.layers] == [
-        type(l).__name__ for l in reference.layers
+    assert [type(layer).__name__ for layer in rebuilt.layers] == [
+        type(layer).__name__ for layer in reference.layers
     ]
     assert rebuilt.count_params() == reference.count_params()
-    assert [l.units for l in rebuilt.layers if hasattr(l, "units")] == payload["config"][
-        "layers"
-    ] + [10]
+    widths = [layer.units for layer in rebuilt.layers if hasattr(layer, "units")]
+    assert widths == [*payload["config"]["layers"], 10]
 
     # A chosen trial (e.g. the reporter's robust pick) instead of the best; a missing one fails.
     chosen = tmp_path / "chosen.json"
@@ -131,6 +131,23 @@ def test_two_workers_finish_exactly_n_trials_then_export(tmp_path, tiny_study, m
     )
     assert missing.returncode == 2 and "no complete trial #99" in missing.stderr
     assert not (tmp_path / "no.json").exists()
+    # A folder that cannot be written (here a file stands where it should be): one line, and
+    # no study work done.
+    (tmp_path / "a_file").write_text("")
+    unwritable = run_module(
+        "tuner.export",
+        "--study",
+        study_file,
+        "--out",
+        str(tmp_path / "a_file" / "x.json"),
+        cwd=tmp_path,
+    )
+    assert unwritable.returncode == 2, unwritable.stderr
+    assert unwritable.stderr.strip().splitlines() == [
+        f"error: cannot write {tmp_path / 'a_file' / 'x.json'}: "
+        f"{tmp_path / 'a_file'} is not a writable directory"
+    ]
+    assert (tmp_path / "a_file").read_text() == ""
 
 
 def _ignore_sigint() -> None:
@@ -138,59 +155,122 @@ def _ignore_sigint() -> None:
 
 
 @pytest.mark.parametrize(
-    "stop, preexec",
-    [(signal.SIGINT, None), (signal.SIGTERM, _ignore_sigint)],
-    ids=["ctrl-c", "kill-of-a-background-launch"],
+    "stop, preexec, storage",
+    [
+        (signal.SIGINT, None, "sqlite"),
+        (signal.SIGTERM, _ignore_sigint, "sqlite"),
+        (signal.SIGINT, None, "postgresql"),
+    ],
+    ids=["ctrl-c-sqlite", "kill-of-a-background-launch-sqlite", "ctrl-c-postgresql"],
 )
-def test_ctrl_c_leaves_no_trial_running(tmp_path, tiny_study, mnist_path, stop, preexec):
-    study_file = tiny_study(n_trials=200, epochs=20)
-    env = {"PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tuner.launch",
-            "--study",
-            study_file,
-            "--workers",
-            "2",
-            "--data",
-            mnist_path,
-        ],
-        cwd=tmp_path,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=preexec,
+def test_ctrl_c_fails_the_running_trials_in_the_workers_and_stops_them(
+    request, tmp_path, tiny_study, mnist_path, stop, preexec, storage
+):
+    url = (
+        request.getfixturevalue("pg_url")
+        if storage == "postgresql"
+        else f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        # Open the storage only once the launcher has set it up: Optuna's RDBStorage writes
-        # version rows when it opens, and racing the launcher there makes the launch fail.
-        if not study_created(tmp_path):
-            continue
-        try:
-            if any(t.state == TrialState.RUNNING for t in load(tmp_path).trials):
-                break
-        except (KeyError, Exception):
-            continue
-    proc.send_signal(stop)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    trials = load(tmp_path).trials
-    assert trials, "some trial should have started before Ctrl-C"
+    study_file = tiny_study(n_trials=200, epochs=20)
+    err_path = tmp_path / "launch.err"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tuner.launch", "--study", study_file),
+                *("--storage", url, "--workers", "2", "--data", mnist_path),
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            preexec_fn=preexec,
+        )
+    try:
+        # Open the storage only once the launcher has created the study.
+        wait_for(
+            lambda: "finished trials done" in err_path.read_text() or proc.poll() is not None,
+            timeout=120,
+            what="the study",
+        )
+        assert proc.poll() is None, err_path.read_text()
+        study = optuna.load_study(study_name="tiny", storage=open_storage(url))
+
+        def trials_mid_fit():  # 20 epochs: far from done when the signal comes
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            return [t for t in running if t.intermediate_values]
+
+        cut_off = wait_for(trials_mid_fit, timeout=180, what="a trial in the middle of its fit")
+        proc.send_signal(stop)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err_path.read_text()
+    trials = study.get_trials(deepcopy=False)
     assert all(t.state != TrialState.RUNNING for t in trials)
-    interrupted = [t for t in trials if t.state == TrialState.FAIL]
-    reasons = [t.user_attrs.get("fail_reason") for t in interrupted]
-    assert all(reason == "interrupted" for reason in reasons), reasons
+    for t in cut_off:
+        ended = trials[t.number]
+        # Failed by the worker itself ("interrupted"), not by the pool after it
+        # ("interrupted (by the pool)") or by any other path.
+        assert ended.state == TrialState.FAIL, ended.state
+        assert ended.user_attrs.get("fail_reason") == "interrupted", ended.user_attrs
+    pids = worker_pids(trials) | {
+        int(pid) for pid in re.search(r"\(pids ([\d, ]+)\)", err_path.read_text())[1].split(", ")
+    }
+    assert len(pids) == 2 and not [pid for pid in pids if is_alive(pid)], pids
 
 
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_study, mnist_path):
     broken = tmp_path / "broken.toml"
     broken.write_text("name = 'x'\n[space]\nunits = { type = 'int', low = 9, high = 1 }\n")
+    unmeetable = tiny_study(name="unmeetable", extra="[capstone]\nmin_test_accuracy = 87\n")
+    fractional = tiny_study(name="fractional", extra="[capstone]\nepochs = 5.5\n")
+    # A study that exists (made elsewhere), for a worker that joins it with bad data.
+    made = tmp_path / "elsewhere"
+    made.mkdir()
+    existing = f"sqlite:///{made / 'optuna.db'}"
+    created = run_module(
+        "tuner.launch",
+        "--study",
+        tiny_study(),
+        "--storage",
+        existing,
+        "--create-only",
+        "--data",
+        mnist_path,
+        cwd=made,
+    )
+    assert created.returncode == 0, created.stderr
+    junk = tmp_path / "junk.npz"
+    junk.write_text("not an npz")
     cases = [
+        (
+            ["tuner.launch", "--study", unmeetable, "--data", mnist_path],
+            "capstone.min_test_accuracy: must be a number in [0, 1]",
+        ),
+        (
+            ["tuner.launch", "--study", fractional, "--data", mnist_path],
+            "capstone.epochs: must be an integer in 1..1000",
+        ),
+        (
+            ["tuner.worker", "--study", str(broken), "--storage", existing],
+            "broken.toml: space.units: low (9) is greater than high (1)",
+        ),
+        (
+            ["tuner.worker", "--study", unmeetable, "--storage", existing],
+            "capstone.min_test_accuracy",
+        ),
+        (
+            ["tuner.worker", "--study", tiny_study(), "--storage", existing, "--data", str(junk)],
+            "is not a readable .npz",
+        ),
+        (
+            [
+                *("tuner.worker", "--study", tiny_study(), "--storage", existing),
+                *("--data", str(tmp_path / "none.npz")),
+            ],
+            "does not exist",
+        ),
         (["tuner.launch", "--study", "no_such_study"], "unknown study 'no_such_study'"),
         (
             ["tuner.launch", "--study", str(broken)],
@@ -238,3 +318,6 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_study, m
         assert "hunter2" not in result.stderr + result.stdout
     assert not (tmp_path / "runs").exists()
     assert not (tmp_path / "x.json").exists()
+    joined = optuna.load_study(study_name="tiny", storage=existing)
+    assert joined.trials == [] and not (made / "runs").exists()
+    assert optuna.get_all_study_names(existing) == ["tiny"]

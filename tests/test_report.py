@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 
+import optuna
 import pytest
+from browser import screenshot, serve, wait_for_text
 from conftest import run_module
+from optuna.artifacts import get_all_artifact_meta
+
+from tuner.study import DEFAULTS
 
 LENIENT = """
 [capstone]
@@ -41,7 +46,7 @@ def finished_study(tmp_path, tiny_study, mnist_path):
     return make
 
 
-def test_report_passes_and_writes_every_artifact(tmp_path, finished_study, mnist_path):
+def test_report_passes_and_writes_every_artifact(tmp_path, finished_study, mnist_path, browser):
     study_file = finished_study(LENIENT)
     out = tmp_path / "rep"
     result = run_module(
@@ -68,8 +73,9 @@ def test_report_passes_and_writes_every_artifact(tmp_path, finished_study, mnist
     for key in ("test_accuracy", "train_accuracy", "epoch_log_accuracy", "gap", "rules"):
         assert key in run
     assert run["rules"]["data_definitions"] is True and run["epochs"] == 1
-    # Same seed, same run: the two seeds differ, and a seed's result is recorded exactly.
-    assert chosen["runs"][0]["seed"] != chosen["runs"][1]["seed"]
+    # Different seeds, different runs.
+    assert [r["seed"] for r in chosen["runs"]] == [0, 1]
+    assert chosen["runs"][0]["test_accuracy"] != chosen["runs"][1]["test_accuracy"]
     baseline = report["baseline"]
     assert (
         baseline["label"] == "course answer" and baseline["rules_passed"]["epochs"] == 0
@@ -77,7 +83,56 @@ def test_report_passes_and_writes_every_artifact(tmp_path, finished_study, mnist
     md = (out / "report.md").read_text()
     assert "| seed |" in md and "course answer" in md and "- gap:" in md
     assert list(out.glob("curves_*.png")) and list(out.glob("*.html"))
-    assert (tmp_path / "runs" / "artifacts").is_dir()  # attached to the study
+
+    # Attached to the study: Optuna lists the reporter's files, their bytes are in the store,
+    # and the dashboard's study page shows them.
+    storage = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    attached = {m.filename: m.artifact_id for m in get_all_artifact_meta(study)}
+    written = {p.name for p in out.iterdir() if p.suffix in (".json", ".md", ".png", ".html")}
+    assert written <= set(attached) and "report.md" in written, (written, attached)
+    store = tmp_path / "runs" / "artifacts"
+    assert (store / attached["report.md"]).read_bytes() == (out / "report.md").read_bytes()
+    with serve("tiny", storage, cwd=tmp_path) as study_url:
+        browser.get(study_url)
+        wait_for_text(browser, "Study Artifacts", "report.md", "report.json")
+        screenshot(browser, "dashboard-report-artifacts.png")
+
+    # Same seed, same run: the chosen trial re-judged from its export gives the same numbers.
+    exported = tmp_path / "chosen.json"
+    number = str(chosen["trial_number"])
+    assert (
+        run_module(
+            "tuner.export",
+            "--study",
+            study_file,
+            "--trial",
+            number,
+            "--out",
+            str(exported),
+            cwd=tmp_path,
+        ).returncode
+        == 0
+    )
+    again = run_module(
+        "tuner.report",
+        "--config",
+        str(exported),
+        "--seeds",
+        "2",
+        "--no-baseline",
+        "--out",
+        str(tmp_path / "again"),
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
+    assert again.returncode in (0, 1), again.stderr
+    rerun = json.loads((tmp_path / "again" / "report.json").read_text())["candidates"][0]
+    measured = ("seed", "test_accuracy", "train_accuracy", "epoch_log_accuracy", "gap", "history")
+    assert [{k: r[k] for k in measured} for r in rerun["runs"]] == [
+        {k: r[k] for k in measured} for r in chosen["runs"]
+    ]
 
 
 def test_report_exit_1_when_nothing_is_robust_and_config_mode(tmp_path, finished_study, mnist_path):
@@ -140,7 +195,16 @@ def test_report_bad_input_exit_2(tmp_path, mnist_path):
     broken.write_text("{not json")
     no_config = tmp_path / "empty.json"
     no_config.write_text("{}")
+    config = {k: v for k, v in DEFAULTS.items() if k != "units"} | {"layers": [16]}
+    wrong_type = tmp_path / "wrong_type.json"
+    wrong_type.write_text(json.dumps({"config": config | {"learning_rate": "fast"}}))
+    wrong_rules = tmp_path / "wrong_rules.json"
+    wrong_rules.write_text(
+        json.dumps({"config": config, "rules": {"capstone": {"min_test_accuracy": 87}}})
+    )
     for argv, expected in [
+        (["--config", str(wrong_type)], "config.learning_rate: learning_rate must be a number"),
+        (["--config", str(wrong_rules)], "rules.capstone.min_test_accuracy: must be a number"),
         (["--config", str(broken)], "not valid JSON"),
         (["--config", str(no_config)], "no 'config' object"),
         (["--config", str(tmp_path / "missing.json")], "does not exist"),

@@ -6,10 +6,12 @@ python -m tuner.export --study mnist_mlp [--storage URL] --out best.json
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from tuner.cli import run_cli
+from tuner.errors import TunerError
 from tuner.execution.storage import open_study, resolve_url
 from tuner.results.export import build_export, write_json_atomically
 
@@ -27,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
         help="export this trial instead of the confirmed one (or, unconfirmed, the best candidate)",
     )
     args = parser.parse_args(argv)
+    _check_out(args.out)
     url = resolve_url(args.storage)
     study = open_study(args.study, url)
     payload = build_export(study, url, out=args.out, trial_number=args.trial)
-    write_json_atomically(payload, args.out)
+    try:
+        write_json_atomically(payload, args.out)
+    except OSError as e:  # e.g. a full disk; the write leaves no partial file
+        raise TunerError(f"cannot write {args.out}: {e.strerror or e}") from None
     print(f"trial #{payload['best_trial']}: {payload['summary']} -> {args.out}")
     if not payload["verified"]:
         print(
@@ -39,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _check_out(out: Path) -> None:
+    """Fail before any work if `out` cannot be written: its nearest existing folder must be a
+    directory this process can write in."""
+    folder = next(p for p in (out.parent, *out.parent.parents) if p.exists())
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise TunerError(f"cannot write {out}: {folder} is not a writable directory")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner.cli import run_cli
-from tuner.errors import TunerError
+from tuner.errors import StudyFileError, TunerError
 from tuner.execution.storage import open_study, resolve_url
 from tuner.results.report import (
     COURSE_ANSWER,
@@ -34,6 +34,8 @@ from tuner.results.report import (
     write_artifacts,
 )
 from tuner.study import DEFAULTS, Capstone, load_study_spec, record
+from tuner.study.parse import parse_section
+from tuner.study.space import PARAMETERS, check_value
 from tuner.training.data import load_mnist
 
 
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         rules, name = spec.capstone, spec.name
     else:
         exported = _read_export(args.config)
-        rules = Capstone(**(exported.get("rules", {}).get("capstone") or {}))
+        rules = _export_rules(exported, args.config)
         todo = [
             (f"trial {exported.get('best_trial')}", exported["config"], exported.get("best_trial"))
         ]
@@ -161,6 +163,15 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def _export_rules(exported: dict[str, Any], path: Path) -> Capstone:
+    """The export's capstone rules, checked as a study file's `[capstone]` table is."""
+    rules = exported.get("rules")
+    try:
+        return parse_section(rules if isinstance(rules, dict) else {}, "capstone", Capstone)
+    except StudyFileError as e:
+        raise TunerError(f"config file {path}: rules.{e.key}: {e.problem}") from None
+
+
 def _read_export(path: Path) -> dict[str, Any]:
     try:
         exported = json.loads(path.read_text())
@@ -173,6 +184,12 @@ def _read_export(path: Path) -> dict[str, Any]:
     missing = [k for k in DEFAULTS if k != "units" and k not in exported["config"]]
     if missing or "layers" not in exported["config"]:
         raise TunerError(f"config file {path}: config lacks {', '.join(missing or ['layers'])}")
+    for name, value in exported["config"].items():
+        if name in PARAMETERS:  # what the model builder accepts, as for a study file's value
+            try:
+                check_value(name, value, f"config.{name}")
+            except StudyFileError as e:
+                raise TunerError(f"config file {path}: {e.key}: {e.problem}") from None
     return exported
 
 

@@ -1,7 +1,7 @@
 """Create a study once, before any worker starts: trial target, provenance, dashboard note.
 
 Only the launcher creates studies and tables: workers racing on table creation is a known
-Optuna failure. An existing study gets more trials added to its target.
+Optuna failure. An existing study gets more trials added to its target (see extend_target).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import optuna
 import optuna_dashboard
 
 from tuner.errors import TunerError
+from tuner.execution.budget import BudgetLock
 from tuner.execution.goal import GoalState
 from tuner.execution.storage import open_storage, redact
 from tuner.study import StudySpec, record
@@ -53,12 +54,12 @@ def create_study(
         # study has candidates to judge within minutes (studies/mnist_mlp.toml says why).
         for params in spec.warm_start:
             study.enqueue_trial(params, skip_if_exists=True)
-    if exists and not extend and record.has_target(study):
-        return study
     if GoalState.read(study).reached:
         return study  # nothing left to search for: a config was confirmed already
-    finished = count_trials(study.get_trials(deepcopy=False)).finished
-    record.write_target(study, finished + n_trials)
+    with BudgetLock(url, spec.name).hold():
+        if exists and not extend and record.has_target(study):
+            return study
+        extend_target(study, n_trials)
     held_out = (
         {"test_rows": spec.data.test_rows}
         if spec.data.evaluate_on == "test"
@@ -77,6 +78,20 @@ def create_study(
     study.set_metric_names([spec.metric])
     write_note(study, spec, data_digest)
     return study
+
+
+def extend_target(study: optuna.Study, n_trials: int) -> int:
+    """Add n_trials to the study's target of finished trials; the caller holds its BudgetLock.
+
+    The new target is max(target, finished) + n_trials: trials a running (or stopped) launch
+    still owes stay owed, so two launches at once each add theirs (4 + 4 = 8, not 4), and a
+    launch after a finished run adds exactly n_trials to what is done. Counting and writing
+    under the lock that workers claim trials under keeps either launch from missing the other.
+    """
+    finished = count_trials(study.get_trials(deepcopy=False)).finished
+    target = max(record.target_trials(study, 0), finished) + n_trials
+    record.write_target(study, target)
+    return target
 
 
 NOTE_HEADING = "### What this study is (written by tuner.launch)"

@@ -18,6 +18,7 @@ import optuna
 
 from tuner import optuna_internals
 from tuner.errors import TunerError
+from tuner.study import record
 
 log = logging.getLogger("tuner.worker")
 # GRACE is several beats so that a slow database round trip or a short restart is not mistaken
@@ -28,6 +29,10 @@ GRACE_ENV = "TUNER_GRACE_SECONDS"
 DEFAULT_HEARTBEAT_SECONDS = 10
 DEFAULT_GRACE_SECONDS = 60
 MAX_RETRY = 3
+# fail_reason of a trial failed and re-queued here (Optuna's stale check writes none).
+NEVER_BEAT = "never sent a heartbeat (re-queued)"
+CUT_OFF = "cut off by a database outage (re-queued by its worker)"
+WORKER_EXITED = "worker exited during the trial"  # written by the pool, which re-queues it
 
 
 def heartbeat_settings() -> tuple[int, int]:
@@ -75,13 +80,17 @@ class Heartbeat:
         self._thread.join()
 
 
-def fail_and_retry(study: optuna.Study, storage: optuna.storages.RDBStorage, trial_id: int) -> bool:
+def fail_and_retry(
+    study: optuna.Study, storage: optuna.storages.RDBStorage, trial_id: int, *, reason: str
+) -> bool:
     """Fail a RUNNING trial whose worker is gone or was cut off, and re-queue it (same
-    parameters) as Optuna's heartbeat check does for a stale one.
+    parameters) as Optuna's heartbeat check does for a stale one. `reason` (its fail_reason)
+    says which path failed it: Optuna's own stale check writes none.
 
     Returns False if someone else finished it first (e.g. another worker's heartbeat check).
     """
     try:
+        storage.set_trial_user_attr(trial_id, record.FAIL_REASON, reason)
         if not storage.set_trial_state_values(trial_id, state=optuna.trial.TrialState.FAIL):
             return False
     except optuna.exceptions.UpdateFinishedTrialError:
@@ -112,4 +121,7 @@ def fail_beatless_trials(study: optuna.Study, storage: optuna.storages.RDBStorag
     if not old:
         return 0
     beaten = optuna_internals.trials_with_heartbeat(storage, old)
-    return sum(fail_and_retry(study, storage, beatless) for beatless in sorted(old - beaten))
+    return sum(
+        fail_and_retry(study, storage, beatless, reason=NEVER_BEAT)
+        for beatless in sorted(old - beaten)
+    )

@@ -3,7 +3,8 @@
 The pool (tuner.execution.pool) starts one `python -m tuner.execution.loop` per worker slot.
 Each process imports TensorFlow and loads the data once and stays up for many trials. Trials
 of dead workers are failed and re-queued through heartbeats, and a database outage is waited
-out (docs/STORAGE.md).
+out (docs/STORAGE.md). A worker stops like on Ctrl-C, failing its trial as "launcher gone", when
+the process that started it dies (Linux: the kernel tells it, even after a SIGKILL).
 
     python -m tuner.execution.loop --study PATH --index I [--data PATH]   (storage: $TUNER_STORAGE)
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import socket
+import sys
 import time
 import traceback
 import warnings
@@ -28,7 +31,8 @@ from tuner import optuna_internals
 from tuner.errors import TunerError
 from tuner.execution import goal
 from tuner.execution.budget import BudgetLock
-from tuner.execution.heartbeat import Heartbeat, fail_and_retry, fail_beatless_trials
+from tuner.execution.heartbeat import CUT_OFF, Heartbeat, fail_and_retry, fail_beatless_trials
+from tuner.execution.pool import LAUNCHER_PID_ENV
 from tuner.execution.storage import (
     describe_db_error,
     is_connection_error,
@@ -49,25 +53,49 @@ OUTAGE_RETRY_SECONDS = 2
 BUDGET_WAIT_SECONDS = 1  # how often a worker at the budget's edge looks again
 
 
-_stop_requested = False  # set by the first SIGINT/SIGTERM: the worker is being stopped
+_stop_requested = False  # set by the first SIGINT/SIGTERM/SIGHUP: the worker is being stopped
+_stop_reason = "interrupted"  # the fail_reason of the trial a stop cuts off
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+LAUNCHER_GONE = "launcher gone"
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _on_stop_signal(signum: int, frame: object) -> None:
-    global _stop_requested
+    global _stop_requested, _stop_reason
     _stop_requested = True
+    if signum == signal.SIGHUP:  # only the kernel sends it: the launcher died (see below)
+        _stop_reason = LAUNCHER_GONE
+    # Once: a second signal must not cut off the bookkeeping that fails the trial (measured: a
+    # SIGKILLed launcher's death comes twice, as it dies and again once init adopts us).
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def stop_with_launcher() -> None:
+    """Ask the kernel for SIGHUP when the launcher dies, so no worker outlives it.
+
+    The workers run in their own sessions (Ctrl-C reaches them once, through the pool), so
+    nothing else would stop them after a SIGKILL of the launcher. Linux only.
+    """
+    launcher = os.environ.get(LAUNCHER_PID_ENV)
+    if not launcher or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGHUP)
+    if os.getppid() != int(launcher):  # it died before we asked
+        os.kill(os.getpid(), signal.SIGHUP)
 
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block is done, then raise KeyboardInterrupt.
+    """Hold SIGINT, SIGTERM and SIGHUP until the block is done, then raise KeyboardInterrupt.
 
     A Python-level handler, not a signal mask: TensorFlow's threads would take a masked signal.
     """
     received: list[int] = []
     previous = {
         sig: signal.signal(sig, lambda signum, frame: received.append(signum))
-        for sig in (signal.SIGINT, signal.SIGTERM)
+        for sig in STOP_SIGNALS
     }
     try:
         yield
@@ -119,7 +147,7 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
         trial: optuna.Trial | None = None
         try:
             while abandoned:
-                if fail_and_retry(study, storage, abandoned[0]):
+                if fail_and_retry(study, storage, abandoned[0], reason=CUT_OFF):
                     log.warning(
                         "trial id %d was cut off by the outage: failed and re-queued", abandoned[0]
                     )
@@ -212,16 +240,14 @@ def _run_trial(
         study.tell(trial, state=TrialState.PRUNED)
         return True
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish the bookkeeping undisturbed
-        record.write_failed(trial, "interrupted")
+        record.write_failed(trial, _stop_reason)  # further stop signals are ignored now
         study.tell(trial, state=TrialState.FAIL)
         raise
     except Exception as e:
         if is_connection_error(e):
             raise  # the worker loop waits for the database, then fails and re-queues this trial
         if _stop_requested:  # an interrupt that surfaced as another error inside the library
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            record.write_failed(trial, "interrupted")
+            record.write_failed(trial, _stop_reason)
             study.tell(trial, state=TrialState.FAIL)
             raise KeyboardInterrupt from e
         log.error("trial %d failed:\n%s", trial.number, traceback.format_exc())
@@ -246,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     signal.signal(signal.SIGINT, _on_stop_signal)  # even if started ignoring it
     signal.signal(signal.SIGTERM, _on_stop_signal)  # docker stop -> clean FAIL
+    signal.signal(signal.SIGHUP, _on_stop_signal)
+    stop_with_launcher()
     spec = load_study_spec(args.study)
     return run_worker(spec, resolve_url(None), args.data, index=args.index)
 

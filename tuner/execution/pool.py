@@ -2,8 +2,10 @@
 
 Each worker is `python -m tuner.execution.loop --index I` in its own process session, its output in
 runs/logs/<study>/worker-I.log, so several workers' Keras and TensorFlow logs never interleave
-on the terminal. Ctrl-C is forwarded once to every worker; each marks its trial FAIL, and any
-trial a worker could not close is failed here, so none is left RUNNING.
+on the terminal. Ctrl-C is forwarded once to every worker; each marks its trial FAIL
+("interrupted"), and any trial a worker could not close is failed here ("interrupted (by the
+pool)"), so none is left RUNNING. Workers also stop if this process dies without stopping them
+(SIGKILL): see tuner.execution.loop.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner import optuna_internals
-from tuner.execution.heartbeat import fail_and_retry
+from tuner.execution.heartbeat import WORKER_EXITED, fail_and_retry
 from tuner.execution.progress import Progress
 from tuner.execution.storage import DEFAULT_DIR, is_connection_error, open_storage
 from tuner.study import StudySpec, record
 
 POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 60
+LAUNCHER_PID_ENV = "TUNER_LAUNCHER_PID"  # workers stop when this process is gone
+INTERRUPTED_BY_POOL = "interrupted (by the pool)"  # a worker that stops cleanly writes its own
 
 
 def log_dir_of(spec: StudySpec) -> Path:
@@ -53,6 +57,7 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
             **os.environ,
             **slot,
             "TUNER_STORAGE": url,
+            LAUNCHER_PID_ENV: str(os.getpid()),
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "PYTHONUNBUFFERED": "1",
         }
@@ -90,11 +95,11 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
         progress.end()
         print("stopping workers...", file=sys.stderr)
         _stop(procs)
-        _fail_orphans(study, storage, procs, reason="interrupted", retry=False)
+        _fail_orphans(study, storage, procs, reason=INTERRUPTED_BY_POOL, retry=False)
         progress.summary()
         return 130
     progress.end()
-    _fail_orphans(study, storage, procs, reason="worker exited during the trial", retry=True)
+    _fail_orphans(study, storage, procs, reason=WORKER_EXITED, retry=True)
     for proc, log in zip(procs, logs, strict=True):
         if proc.returncode != 0:
             print(
@@ -139,10 +144,10 @@ def _fail_orphans(
             if record.worker(t) not in ours:
                 continue
             orphan = optuna_internals.trial_id(t)
-            storage.set_trial_user_attr(orphan, record.FAIL_REASON, reason)
             if retry:
-                fail_and_retry(study, storage, orphan)
+                fail_and_retry(study, storage, orphan, reason=reason)
             else:
+                storage.set_trial_user_attr(orphan, record.FAIL_REASON, reason)
                 storage.set_trial_state_values(orphan, state=TrialState.FAIL)
     except Exception as e:
         if not is_connection_error(e):

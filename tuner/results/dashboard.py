@@ -37,11 +37,16 @@ class _QuietHandler(WSGIRequestHandler):
         pass  # one line per request would bury the launcher's progress line and the URL
 
 
+ALL_INTERFACES = ("", "0.0.0.0")
+
+
 def study_url(host: str, port: int, study: optuna.Study) -> str:
-    shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
+    """The study page's URL; for a wildcard host, this host's loopback one, and it says so."""
+    shown = "127.0.0.1" if host in ALL_INTERFACES else host
     if ":" in shown:
         shown = f"[{shown}]"
-    return f"http://{shown}:{port}/dashboard/studies/{optuna_internals.study_id(study)}"
+    url = f"http://{shown}:{port}/dashboard/studies/{optuna_internals.study_id(study)}"
+    return f"{url} (listening on all interfaces)" if host in ALL_INTERFACES else url
 
 
 def serve(study: optuna.Study, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
