@@ -26,6 +26,10 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
 # Where dropout goes: after every hidden layer, after the last one only, or after the second
 # one (the course's section 2.3 position).
 DROPOUT_POSITIONS = ("all", "last", "second")
+# Training steps per call into the compiled train function. At batch 64 a step's arithmetic is
+# about 1 ms on one core and Keras' per-call overhead as much again or more; 8 steps per call
+# cut a 5-epoch fit by a third with the same results (docs/BENCHMARKS.md, issue 14 sections).
+STEPS_PER_EXECUTION = 8
 
 
 def build_model(config: dict[str, Any]) -> keras.Model:
@@ -75,6 +79,7 @@ def build_model(config: dict[str, Any]) -> keras.Model:
         ),
         loss=config["loss"],
         metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model
 
