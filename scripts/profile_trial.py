@@ -10,7 +10,7 @@ profile:    one worker (1 worker = all cores) runs `--trials` mnist_mlp trials o
             calls as the rest of the worker's wall time.
 throughput: `tuner.launch` with each tree's default --workers, same study file, sampler seed and
             trial count, before (the merge base with --base, exported by `git archive`) and after.
-workers:    this tree at 1, 2 and 4 workers (the 1-worker figure is the profile's run).
+workers:    this tree at 1, 2 and 4 workers (1 is the profile's run, the default the throughput's).
 reporter:   seconds per capstone retrain of a 4-layer config (2 seeds, determinism on, as
             `tuner.report --config` runs it), before and after.
 accuracy:   5 configs x 5 seeds, validation accuracy and gap, before and after.
@@ -36,6 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
+
+from tuner.cli import DEFAULT_WORKERS
 
 VARIANT = Path(__file__).resolve().parent / "bench" / "speed_variant.py"
 PHASES = (
@@ -202,7 +204,7 @@ def main() -> int:
                 tree, scratch / f"default-{name}", trials=args.trials, workers=None, data=args.data
             )
             runs[name] = (rate(args.trials, wall), cpu / args.trials)
-        rates["default"] = runs["after"][0]
+        rates[str(DEFAULT_WORKERS)] = runs["after"][0]
         section(
             "Trials per minute with the default --workers, same study file, seed and trial count",
             [
@@ -215,7 +217,7 @@ def main() -> int:
             ],
         )
     if "workers" in parts:
-        for workers in (2, 4):
+        for workers in (n for n in (2, 4) if str(n) not in rates):
             wall, _, trials = launch(
                 after, scratch / f"w{workers}", trials=args.trials, workers=workers, data=args.data
             )
@@ -223,7 +225,7 @@ def main() -> int:
         section(
             "Workers on this machine (this tree)",
             benchlib.markdown_table(
-                ("workers", "trials/min"), [(k, f"{v:.2f}") for k, v in rates.items()]
+                ("workers", "trials/min"), [(k, f"{v:.2f}") for k, v in sorted(rates.items())]
             ),
         )
     if "reporter" in parts:
