@@ -21,7 +21,7 @@ import optuna
 from tuner.study import StudySpec, record, suggest
 from tuner.training.callbacks import EVAL_BATCH, trial_callbacks
 from tuner.training.data import SearchData, Split
-from tuner.training.model import build_model
+from tuner.training.model import build_model, reset_to_fresh
 from tuner.training.timing import PhaseTimer
 
 
@@ -46,17 +46,20 @@ def fit_and_measure(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     validate_every_epoch: bool = True,
     timer: PhaseTimer | None = None,
+    reuse: keras.Model | None = None,
 ) -> dict[str, Any]:
     """Train one config and return its measurements; shared by the objective and reporter.
 
     `validate_every_epoch=False` validates after the last epoch only, for runs whose curves
     nobody reads (the robustness re-runs): the final validation values are the same. `timer`
-    records where the time went, also when a callback stops the fit.
+    records where the time went, also when a callback stops the fit. `reuse`, a model an
+    earlier call returned for this same config, is reset and trained again instead of a new
+    one: the same results as a fresh build, without tracing its functions again.
     """
     keras.utils.set_random_seed(seed)
     timer = timer or PhaseTimer()
     start = time.perf_counter()
-    model = build_model(config)
+    model = build_model(config) if reuse is None else reset_to_fresh(reuse, config)
     built = time.perf_counter()
     timer.build = built - start
     history = model.fit(
@@ -125,7 +128,8 @@ class Objective:
         extra_start = time.perf_counter()
         if robustness.extra_seeds and self._violation(runs[0]) <= robustness.margin:
             # Promising: re-train with more seeds so feasibility is not one lucky run. Only
-            # their final values are read, so they validate after the last epoch only.
+            # their final values are read, so they validate after the last epoch only, and
+            # they reuse the first run's model (same results as a fresh one, no tracing).
             for k in range(1, robustness.extra_seeds + 1):
                 runs.append(
                     fit_and_measure(
@@ -134,6 +138,7 @@ class Objective:
                         self.data.validation,
                         seed=seed + 10007 * k,
                         validate_every_epoch=False,
+                        reuse=runs[-1]["model"],
                     )
                 )
         record.add_timings(
