@@ -54,6 +54,20 @@ def test_validating_once_gives_the_final_values_of_validating_every_epoch(tiny_d
         assert once[key] == every[key], key
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adagrad"])  # adagrad's slots do not start at 0
+def test_a_reused_model_trains_exactly_like_a_fresh_one(tiny_data, optimizer):
+    config = {**CONFIG, "epochs": 2, "optimizer": optimizer}
+    first = fit_and_measure(config, tiny_data.train, tiny_data.validation, seed=1)
+    fresh = fit_and_measure(config, tiny_data.train, tiny_data.validation, seed=2)
+    reused = fit_and_measure(
+        config, tiny_data.train, tiny_data.validation, seed=2, reuse=first["model"]
+    )
+    assert reused["model"] is first["model"]
+    assert reused["history"] == fresh["history"]
+    assert reused["train_accuracy"] == fresh["train_accuracy"]
+    assert reused["history"] != first["history"], "another seed should give another run"
+
+
 def test_a_trial_records_its_phases(tiny_study, tiny_data):
     spec = load_study_spec(
         tiny_study(epochs=2, extra="[robustness]\nextra_seeds = 1\nmargin = 1.0\n")

@@ -96,19 +96,20 @@ def accuracy(data_path: str | None) -> dict[str, Any]:
 
     data = load_search_data(data_path, train_rows=6000, validation_rows=(6000, 16000))
     # Where the tree has it, seeds 1-4 take the robustness re-runs' path (validation after the
-    # last epoch only), so the table covers both ways a trial fits.
-    rerun = (
-        {"validate_every_epoch": False}
-        if "validate_every_epoch" in inspect.signature(fit_and_measure).parameters
-        else {}
-    )
+    # last epoch only, the previous seed's model reused), so the table covers both ways a
+    # trial fits.
+    rerun = "reuse" in inspect.signature(fit_and_measure).parameters
     results: dict[str, Any] = {}
     start = time.perf_counter()
     for name, config in CONFIGS.items():
-        runs = [
-            fit_and_measure(config, data.train, data.validation, seed=s, **(rerun if s > 0 else {}))
-            for s in SEEDS
-        ]
+        runs: list[dict[str, Any]] = []
+        for s in SEEDS:
+            kwargs = (
+                {"validate_every_epoch": False, "reuse": runs[-1]["model"]}
+                if rerun and runs
+                else {}
+            )
+            runs.append(fit_and_measure(config, data.train, data.validation, seed=s, **kwargs))
         results[name] = [{"val_accuracy": r["val_accuracy"], "gap": r["gap"]} for r in runs]
     return {"configs": results, "seconds": time.perf_counter() - start}
 
