@@ -9,7 +9,10 @@ profile:    one worker (1 worker = all cores) runs `--trials` mnist_mlp trials o
             process start and data load from a separate timed import, storage and sampler
             calls as the rest of the worker's wall time.
 throughput: `tuner.launch` with each tree's default --workers, same study file, sampler seed and
-            trial count, before (the merge base with --base, exported by `git archive`) and after.
+            trial count, before (the merge base with --base, exported by `git archive`) and after;
+            with the profile, also before at 1 worker. With 2 workers the sampler's path depends
+            on timing, so the trials run differ; the time of the trials both runs trained with
+            the same config and seed is compared too. With 1 worker the paths are the same.
 workers:    this tree at 1, 2 and 4 workers (1 is the profile's run, the default the throughput's).
 reporter:   seconds per capstone retrain of a 4-layer config (2 seeds, determinism on, as
             `tuner.report --config` runs it), before and after.
@@ -141,6 +144,31 @@ def profile_table(wall: float, trials: list, startup: dict[str, float]) -> list[
     ]
 
 
+def matched(before: list, after: list) -> str:
+    """Trial time of the trials both runs trained with the same config and seed: the code's
+    speed alone, apart from the sampler's path (with 2 workers it depends on timing)."""
+    from tuner.study import record
+
+    def durations(trials: list) -> dict[str, float]:
+        return {
+            json.dumps([record.config(t), record.seed(t)], sort_keys=True): (
+                t.datetime_complete - t.datetime_start
+            ).total_seconds()
+            for t in trials
+            if t.datetime_complete and t.datetime_start
+        }
+
+    old, new = durations(before), durations(after)
+    common = sorted(old.keys() & new.keys())
+    if not common:
+        return "No trial had the same config and seed in both runs."
+    b, a = sum(old[k] for k in common), sum(new[k] for k in common)
+    return (
+        f"{len(common)} trials had the same config and seed in both runs: {b:.0f} s before, "
+        f"{a:.0f} s after, **{b / a:.2f}x**."
+    )
+
+
 def summary(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
@@ -188,23 +216,37 @@ def main() -> int:
         print("\n".join(body[-len(lines) - 2 :]), flush=True)
 
     rates: dict[str, float] = {}
+    one_worker: tuple[float, float] | None = None
+    w1_trials: list = []
     if parts & {"profile", "workers"}:
         startup = variant(after, "startup", args.data)
-        wall, _, trials = launch(
+        wall, cpu, w1_trials = launch(
             after, scratch / "w1", trials=args.trials, workers=1, data=args.data
         )
-        rates["1"] = rate(len(trials), wall)
+        rates["1"] = rate(len(w1_trials), wall)
+        one_worker = (rates["1"], cpu / args.trials)
         section(
-            "Where a trial's time goes (this tree, 1 worker)", profile_table(wall, trials, startup)
+            "Where a trial's time goes (this tree, 1 worker)",
+            profile_table(wall, w1_trials, startup),
         )
     if parts & {"throughput", "workers"}:
-        runs = {}
+        runs, studies = {}, {}
         for name, tree in (("before", before), ("after", after)):
-            wall, cpu, trials = launch(
+            wall, cpu, studies[name] = launch(
                 tree, scratch / f"default-{name}", trials=args.trials, workers=None, data=args.data
             )
             runs[name] = (rate(args.trials, wall), cpu / args.trials)
         rates[str(DEFAULT_WORKERS)] = runs["after"][0]
+        lines = [matched(studies["before"], studies["after"])]
+        if one_worker:
+            # One worker samples the same configs in the same order in both trees (the fits are
+            # identical, see the accuracy table), so this ratio is the code's alone.
+            wall, cpu, trials = launch(
+                before, scratch / "w1-before", trials=args.trials, workers=1, data=args.data
+            )
+            runs["before, 1 worker"] = (rate(args.trials, wall), cpu / args.trials)
+            runs["after, 1 worker"] = one_worker
+            lines.append("1 worker: " + matched(trials, w1_trials))
         section(
             "Trials per minute with the default --workers, same study file, seed and trial count",
             [
@@ -214,6 +256,7 @@ def main() -> int:
                 ),
                 "",
                 f"Ratio after / before: **{runs['after'][0] / runs['before'][0]:.2f}x**.",
+                *lines,
             ],
         )
     if "workers" in parts:
