@@ -13,8 +13,8 @@ from collections.abc import Callable
 from tuner.errors import EXIT_BAD_INPUT, TunerError
 
 COMMANDS = ("launch", "worker", "export", "report", "dashboard", "plots")
-# CPU workers per host: on this project's 2-core machine, 2 workers (one core each) gave the most
-# trials per minute of 1, 2 and 4 (docs/BENCHMARKS.md, "Issue 14" section, workers table).
+# CPU workers per host: one per core on this project's 2-core machine. scripts/profile_trial.py
+# measures 1, 2 and 4 (docs/BENCHMARKS.md, issue 14); its first run was too loaded to choose by.
 DEFAULT_WORKERS = 2
 
 
