@@ -13,6 +13,9 @@ from collections.abc import Callable
 from tuner.errors import EXIT_BAD_INPUT, TunerError
 
 COMMANDS = ("launch", "worker", "export", "report", "dashboard", "plots")
+# CPU workers per host: one per core on this project's 2-core machine. scripts/profile_trial.py
+# measures 1, 2 and 4 (docs/BENCHMARKS.md, issue 14); its first run was too loaded to choose by.
+DEFAULT_WORKERS = 2
 
 
 def run_cli(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> None:
@@ -35,7 +38,12 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data", help="local Keras-layout mnist.npz (default: $TUNER_DATA or download)"
     )
-    parser.add_argument("--workers", type=int, default=2, help="CPU worker processes (default 2)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"CPU worker processes (default {DEFAULT_WORKERS})",
+    )
     parser.add_argument("--gpus", help="'all' or a list like 0,1: one worker process per GPU slot")
     parser.add_argument("--workers-per-gpu", type=int, default=1, help="worker processes per GPU")
 

@@ -201,10 +201,13 @@ def _claim_work(
     yet fail (a killed worker's trial is failed and re-queued after the grace period), and
     someone must be here to run its retry.
     """
+    start, waited = time.perf_counter(), 0.0  # for the trial's timings: claim, claim_wait
     while True:
         optuna.storages.fail_stale_trials(study)  # fail and re-queue trials of dead workers
         fail_beatless_trials(study, storage)
+        entered = time.perf_counter()
         with lock.hold():
+            waited += time.perf_counter() - entered
             if spec.goal is not None:
                 state, now = goal.GoalState.read(study), time.time()
                 if state.reached or state.expired(now):
@@ -225,8 +228,11 @@ def _claim_work(
                     trial = study.ask()
                     record.write_worker(trial, owner)
                     storage.record_heartbeat(optuna_internals.trial_id(trial))
+                claimed = time.perf_counter() - start
+                record.add_timings(trial, {"claim_wait": waited, "claim": claimed - waited})
                 return trial
         time.sleep(BUDGET_WAIT_SECONDS)
+        waited += BUDGET_WAIT_SECONDS
 
 
 def _run_trial(

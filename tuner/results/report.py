@@ -136,6 +136,7 @@ def judge(
     train, test = capstone_train(raw), capstone_test(raw)
     unchanged = data_definitions_unchanged(train, test, raw)
     runs: list[SeedRun] = []
+    model = None  # the previous seed's model, reset and reused: no tracing per seed
     allowed_failures = len(seeds) - math.ceil(threshold * len(seeds) - 1e-9)
     for seed in seeds:
         if stop_early and sum(not r.passed for r in runs) > allowed_failures:
@@ -151,7 +152,8 @@ def judge(
         # The course plots accuracy and val_accuracy with the test set as validation data;
         # the train accuracy the gap rule uses (dropout off) is recorded per epoch beside them.
         measured = TrainAccuracy(train, rows=len(train))
-        result = fit_and_measure(config, train, test, seed=seed, callbacks=[measured])
+        result = fit_and_measure(config, train, test, seed=seed, callbacks=[measured], reuse=model)
+        model = result["model"]
         test_acc = accuracy(result["model"], test)
         train_acc = accuracy(result["model"], train)
         verdict = check_rules(

@@ -11,6 +11,8 @@ A trial records:
                   val_accuracies, gaps, worst_gap, objective_bound
     pruned:       prune_reason, pruned_epoch (1-based), history, train_eval_seconds
     failed:       fail_reason
+    any state:    timings, seconds per phase of the trial (claim, build, train steps, tracing,
+                  validation, train accuracy, extra seeds; tuner.training.timing names them)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ PRUNE_REASON = "prune_reason"
 PRUNED_EPOCH = "pruned_epoch"
 TRAIN_EVAL_SECONDS = "train_eval_seconds"
 FAIL_REASON = "fail_reason"
+TIMINGS = "timings"
 
 Curves = dict[str, list[Any]]  # a metric's value per epoch; None where it was not measured
 
@@ -74,6 +77,13 @@ def write_pruned(trial: optuna.Trial, *, reason: str, epoch: int, history: Curve
 def write_train_eval_seconds(trial: optuna.Trial, seconds: float) -> None:
     """Time spent measuring train accuracy during the fit (a pruned trial's cost record)."""
     trial.set_user_attr(TRAIN_EVAL_SECONDS, seconds)
+
+
+def add_timings(trial: optuna.Trial, seconds: dict[str, float]) -> None:
+    """Add phases to the trial's timings (the worker loop writes the claim, the objective the
+    rest); a phase recorded twice keeps the later value."""
+    recorded = trial.user_attrs.get(TIMINGS) or {}
+    trial.set_user_attr(TIMINGS, {**recorded, **{k: round(v, 4) for k, v in seconds.items()}})
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,11 @@ def prune_reason(trial: FrozenTrial) -> str | None:
 
 def train_eval_seconds(trial: FrozenTrial) -> float:
     return trial.user_attrs.get(TRAIN_EVAL_SECONDS, 0.0)
+
+
+def timings(trial: FrozenTrial) -> dict[str, float]:
+    """Seconds per phase the trial recorded (empty for trials from before timings existed)."""
+    return trial.user_attrs.get(TIMINGS) or {}
 
 
 def worker(trial: FrozenTrial) -> str | None:

@@ -26,6 +26,10 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
 # Where dropout goes: after every hidden layer, after the last one only, or after the second
 # one (the course's section 2.3 position).
 DROPOUT_POSITIONS = ("all", "last", "second")
+# Training steps per call into the compiled train function. At batch 64 a step's arithmetic is
+# about 1 ms on one core and Keras' per-call overhead as much again or more; 8 steps per call
+# cut a 5-epoch fit by a third with the same results (docs/BENCHMARKS.md, issue 14 sections).
+STEPS_PER_EXECUTION = 8
 
 
 def build_model(config: dict[str, Any]) -> keras.Model:
@@ -75,7 +79,23 @@ def build_model(config: dict[str, Any]) -> keras.Model:
         ),
         loss=config["loss"],
         metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
+    return model
+
+
+def reset_to_fresh(model: keras.Model, config: dict[str, Any]) -> keras.Model:
+    """`model`, built from `config` and trained before, set back to exactly what
+    `build_model(config)` would start from now (under the seed just set): weights, the random
+    layers' seed states and the optimizer's slots. Its traced train and test functions stay,
+    so a re-run of the same config on another seed skips tracing (about a second per fit)."""
+    fresh = build_model(config)
+    for old_layer, new_layer in zip(model.layers, fresh.layers, strict=True):
+        for old, new in zip(old_layer.variables, new_layer.variables, strict=True):
+            old.assign(new)
+    fresh.optimizer.build(fresh.trainable_variables)
+    for old, new in zip(model.optimizer.variables, fresh.optimizer.variables, strict=True):
+        old.assign(new)
     return model
 
 

@@ -21,7 +21,8 @@ import optuna
 from tuner.study import StudySpec, record, suggest
 from tuner.training.callbacks import EVAL_BATCH, trial_callbacks
 from tuner.training.data import SearchData, Split
-from tuner.training.model import build_model
+from tuner.training.model import build_model, reset_to_fresh
+from tuner.training.timing import PhaseTimer
 
 
 def trial_seed(spec: StudySpec, trial_number: int, config: dict[str, Any]) -> int:
@@ -43,11 +44,24 @@ def fit_and_measure(
     *,
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    validate_every_epoch: bool = True,
+    timer: PhaseTimer | None = None,
+    reuse: keras.Model | None = None,
 ) -> dict[str, Any]:
-    """Train one config and return its measurements; shared by the objective and reporter."""
+    """Train one config and return its measurements; shared by the objective and reporter.
+
+    `validate_every_epoch=False` validates after the last epoch only, for runs whose curves
+    nobody reads (the robustness re-runs): the final validation values are the same. `timer`
+    records where the time went, also when a callback stops the fit. `reuse`, a model an
+    earlier call returned for this same config, is reset and trained again instead of a new
+    one: the same results as a fresh build, without tracing its functions again.
+    """
     keras.utils.set_random_seed(seed)
-    model = build_model(config)
+    timer = timer or PhaseTimer()
     start = time.perf_counter()
+    model = build_model(config) if reuse is None else reset_to_fresh(reuse, config)
+    built = time.perf_counter()
+    timer.build = built - start
     history = model.fit(
         train.x,
         train.y,
@@ -55,15 +69,17 @@ def fit_and_measure(
         batch_size=config["batch_size"],
         validation_data=(validation.x, validation.y),
         validation_batch_size=EVAL_BATCH,
-        callbacks=list(callbacks),
+        validation_freq=1 if validate_every_epoch else config["epochs"],
+        callbacks=[timer, *callbacks],
         verbose=0,
     )
-    fit_seconds = time.perf_counter() - start
+    fitted = time.perf_counter()
     # Train accuracy is measured with dropout and noise off, on the whole training split:
     # the running accuracy in the epoch logs is not it.
     train_eval = model.evaluate(
         train.x, train.y, batch_size=EVAL_BATCH, verbose=0, return_dict=True
     )
+    timer.final_evaluate = time.perf_counter() - fitted
     curves = {key: [float(v) for v in values] for key, values in history.history.items()}
     val_accuracy = curves["val_accuracy"][-1]
     train_accuracy = float(train_eval["accuracy"])
@@ -73,8 +89,9 @@ def fit_and_measure(
         "val_accuracy": val_accuracy,
         "val_loss": curves["val_loss"][-1],
         "gap": train_accuracy - val_accuracy,
-        "fit_seconds": fit_seconds,
+        "fit_seconds": fitted - built,
         "history": curves,
+        "timings": timer.phases(),
     }
 
 
@@ -88,6 +105,7 @@ class Objective:
         seed = trial_seed(self.spec, trial.number, config)
         record.write_setup(trial, config, seed=seed)
         callbacks = trial_callbacks(trial, self.spec, self.data.train)
+        timer = PhaseTimer()
         try:
             runs = [
                 fit_and_measure(
@@ -96,21 +114,41 @@ class Objective:
                     self.data.validation,
                     seed=seed,
                     callbacks=callbacks.for_fit(),
+                    timer=timer,
                 )
             ]
         except optuna.TrialPruned:
             record.write_train_eval_seconds(trial, callbacks.train_eval_seconds)
+            record.add_timings(
+                trial, {**timer.phases(), "train_accuracy": callbacks.train_eval_seconds}
+            )
             self._constrain_pruned(trial, callbacks.report.history)
             raise
         rules, robustness = self.spec.constraints, self.spec.robustness
+        extra_start = time.perf_counter()
         if robustness.extra_seeds and self._violation(runs[0]) <= robustness.margin:
-            # Promising: re-train with more seeds so feasibility is not one lucky run.
+            # Promising: re-train with more seeds so feasibility is not one lucky run. Only
+            # their final values are read, so they validate after the last epoch only, and
+            # they reuse the first run's model (same results as a fresh one, no tracing).
             for k in range(1, robustness.extra_seeds + 1):
                 runs.append(
                     fit_and_measure(
-                        config, self.data.train, self.data.validation, seed=seed + 10007 * k
+                        config,
+                        self.data.train,
+                        self.data.validation,
+                        seed=seed + 10007 * k,
+                        validate_every_epoch=False,
+                        reuse=runs[-1]["model"],
                     )
                 )
+        record.add_timings(
+            trial,
+            {
+                **timer.phases(),
+                "train_accuracy": callbacks.train_eval_seconds,
+                "extra_seeds": time.perf_counter() - extra_start,
+            },
+        )
         for run in runs:
             run["capstone_margin"] = rules.margin(run["val_accuracy"], run["gap"])
         worst_gap = max((r["gap"] for r in runs), key=rules.gap_excess)
