@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import statistics
 import sys
@@ -231,7 +232,7 @@ def part_settings(spec, data) -> list[str]:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                wall, cpu, out = timed(lambda: plain_loop(config, data, **kwargs))
+                wall, cpu, out = timed(functools.partial(plain_loop, config, data, **kwargs))
             if any("jit_compile" in str(w.message) for w in caught):
                 label += " (Keras: model does not support it, ran without XLA)"
         except Exception as e:  # a setting this config cannot use (e.g. XLA and an op)

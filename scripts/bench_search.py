@@ -9,7 +9,7 @@ tuner.study.space.suggest, Keras Tuner's hyperparameters included), trains on th
 (x_train[:6000], 5 epochs) and is measured on the same validation rows (6000-16000). An arm
 passes with its first config confirmed on fresh seeds, by one rule for every arm: the rule of
 mnist_mlp's [goal] (tuner.execution.goal.choose_then_confirm), retrains on the capstone split
-judged by tuner.results.report.judge: first on the choosing seeds (10000+i) at
+judged by tuner.results.judge.judge: first on the choosing seeds (10000+i) at
 `choose_pass_rate`, then, if chosen, on the fresh confirming seeds (20000+i) at `pass_rate`,
 each stopping early once the threshold is out of reach. A peer judges each trial that passes
 the validation stand-in (the study's [constraints]); the product's own workers judge its

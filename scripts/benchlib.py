@@ -7,6 +7,7 @@ Pure helpers live here so tests/test_benchlib.py can check them without timing a
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import os
 import platform
 import shlex
@@ -136,7 +137,7 @@ def dense_widths(
 ) -> list[tuple[int, int]]:
     """(fan_in, fan_out) of every Dense layer the model builder makes for `config`."""
     widths = [inputs, *config["layers"], outputs]
-    return list(zip(widths[:-1], widths[1:]))
+    return list(itertools.pairwise(widths))
 
 
 def forward_flops_per_sample(config: dict[str, Any]) -> int:

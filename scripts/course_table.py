@@ -27,18 +27,8 @@ import optuna
 from tuner.cli import run_cli
 from tuner.errors import TunerError
 from tuner.execution.storage import describe_db_error, open_storage, redact, resolve_url
-from tuner.results.course import (
-    ALPHA,
-    EXERCISES,
-    METRICS,
-    Exercise,
-    Option,
-    Summary,
-    Verdict,
-    beats,
-    judge,
-    summarize,
-)
+from tuner.results.course import ALPHA, Option, Summary, Verdict, beats, judge, summarize
+from tuner.results.exercises import EXERCISES, METRICS, Exercise
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTCOME = {

@@ -40,7 +40,7 @@ def test_rules_arm_replays_the_baseline(tiny_study, mnist_path, tmp_path):
         t.user_attrs["seed"] for t in base.trials
     ]
     # Same config and seed: identical until a rule stops the run.
-    for b, r in zip(base.trials, rules.trials):
+    for b, r in zip(base.trials, rules.trials, strict=True):
         epochs = len(r.user_attrs["history"]["val_accuracy"])
         assert (
             r.user_attrs["history"]["val_accuracy"]

@@ -24,7 +24,8 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
 from tuner.errors import TunerError
-from tuner.results.course import EXERCISES, Exercise, judge, summarize, welch_p
+from tuner.results.course import judge, summarize, welch_p
+from tuner.results.exercises import EXERCISES, Exercise
 from tuner.study import STUDIES_DIR, load_study_spec, parse_study, suggest
 from tuner.training.objective import trial_seed
 

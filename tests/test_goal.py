@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, run_module
 from optuna.trial import TrialState
 
-from tuner.results.report import COURSE_ANSWER
+from tuner.results.judge import COURSE_ANSWER
 from tuner.study import Goal, parse_study
 from tuner.training.model import build_model
 
@@ -276,7 +276,7 @@ def test_goal_and_warm_start_are_checked(table, problem):
 
 def fake_judge(passing_seeds: set[int]):
     """judge_on for choose_then_confirm: a seed passes when it is in `passing_seeds`."""
-    from tuner.results.report import Judgement, SeedRun
+    from tuner.results.judge import Judgement, SeedRun
 
     calls: list[tuple[str, list[int], float]] = []
 

@@ -64,7 +64,8 @@ def test_pruned_trials_carry_constraints(tiny_study, tiny_data):
     spec = load_study_spec(
         tiny_study(
             epochs=3,
-            extra='[pruner]\nname = "percentile"\npercentile = 0.0\nn_startup_trials = 0\nn_warmup_steps = 0\n',
+            extra='[pruner]\nname = "percentile"\npercentile = 0.0\n'
+            "n_startup_trials = 0\nn_warmup_steps = 0\n",
         )
     )
     study = optuna.create_study(direction=spec.direction, pruner=spec.make_pruner())

@@ -25,14 +25,8 @@ from typing import Any
 from tuner.cli import run_cli
 from tuner.errors import StudyFileError, TunerError
 from tuner.execution.storage import open_study, resolve_url
-from tuner.results.report import (
-    COURSE_ANSWER,
-    Judgement,
-    best_measured,
-    candidates,
-    judge,
-    write_artifacts,
-)
+from tuner.results.judge import COURSE_ANSWER, Judgement, best_measured, candidates, judge
+from tuner.results.report import write_artifacts
 from tuner.study import DEFAULTS, Capstone, load_study_spec, record
 from tuner.study.parse import parse_section
 from tuner.study.space import PARAMETERS, check_value

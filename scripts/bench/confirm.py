@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tuner.results.report import Judgement
+    from tuner.results.judge import Judgement
     from tuner.study import Goal
 
 STUDY = "mnist_mlp"
@@ -81,7 +81,7 @@ class Confirmer:
     def confirmed(self, config: dict[str, Any], *, trial: int) -> bool:
         """Judge `config` by the goal's rule; True (and remembered) if confirmed in the budget."""
         from tuner.execution.goal import choose_then_confirm, result_of
-        from tuner.results.report import judge
+        from tuner.results.judge import judge
 
         def judge_on(phase: str, seeds: list[int], threshold: float) -> Judgement:
             return judge(

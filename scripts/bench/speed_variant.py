@@ -116,7 +116,7 @@ def accuracy(data_path: str | None) -> dict[str, Any]:
 
 def reporter(data_path: str | None) -> dict[str, Any]:
     """The reporter's retrain as `tuner.report --config` runs it: determinism, then judge."""
-    from tuner.results.report import judge
+    from tuner.results.judge import judge
     from tuner.study import Capstone
     from tuner.training.backend import enable_determinism
     from tuner.training.data import load_mnist

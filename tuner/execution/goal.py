@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 
 if TYPE_CHECKING:
-    from tuner.results.report import Judgement
+    from tuner.results.judge import Judgement
     from tuner.study import Goal, StudySpec
     from tuner.training.data import RawMnist
 
@@ -102,7 +102,7 @@ def next_candidate(
 ) -> optuna.trial.FrozenTrial | None:
     """The best candidate nobody has judged or is judging, while judges and candidates are
     left; None otherwise. Called under the budget lock, then claimed with `claim`."""
-    from tuner.results.report import candidates
+    from tuner.results.judge import candidates
 
     goal = spec.goal
     assert goal is not None
@@ -127,7 +127,7 @@ def judge_candidate(
     owner: str,
 ) -> bool:
     """Judge one claimed candidate: choose, then confirm on fresh seeds. True if confirmed."""
-    from tuner.results.report import judge
+    from tuner.results.judge import judge
     from tuner.study import record as trial_record
 
     goal = spec.goal
