@@ -1,15 +1,17 @@
 """Benchmark part 4: the storage layer at scale, with a synthetic objective that sleeps.
 
-    PYTHONPATH=. python scripts/bench_storage.py [--postgres 8,16,32] [--sqlite 2,4]
-        [--n-trials 300] [--epoch-seconds 0.02] [--pg postgresql://postgres@127.0.0.1:5432]
-        [--data PATH] [--no-doc]
+    PYTHONPATH=. python scripts/bench_storage.py [--postgres 8,16,32] [--pgbouncer 32,64,128]
+        [--pool-size 20] [--sqlite 2,4] [--n-trials 300] [--epoch-seconds 0.02]
+        [--pg postgresql://postgres@127.0.0.1:5432] [--timeout 600] [--data PATH] [--no-doc]
 
 Each run is `python -m tuner.launch --study <synthetic study> --storage URL --workers N` on a
 fresh database (PostgreSQL: CREATE DATABASE bench_storage_<random>, dropped afterwards; SQLite:
-a fresh file). The study is mnist_mlp's space, sampler and pruner with a `[synthetic]` table
-and validation accuracy as its metric (tuner.study.overrides writes it): each trial sleeps
-epoch_seconds per epoch (5 epochs) and reports every epoch, so the worker, budget lock,
-heartbeat and pruner traffic is the real code's and TensorFlow is never imported.
+a fresh file). `--pgbouncer` runs go through a PgBouncer (transaction pooling, --pool-size server
+connections) started for the run in front of the same server (scripts/pgserver.py). The study
+is mnist_mlp's space, sampler and pruner with a `[synthetic]` table and validation accuracy as
+its metric (tuner.study.overrides writes it): each trial sleeps epoch_seconds per epoch (5
+epochs) and reports every epoch, so the worker, budget lock, heartbeat and pruner traffic is the
+real code's and TensorFlow is never imported.
 
 Figures per run:
 - trials/s: finished trials / (last completion - first start), worker start-up excluded;
@@ -18,14 +20,17 @@ Figures per run:
   with the study's size), waiting for the lock included;
 - in-trial overhead: median of (trial duration - its sleep): reports, pruner, user attributes;
 - finished vs target (lost: fewer; duplicate/overshoot: more), FAIL, RUNNING left, retries;
-- connection errors: worker-log and launcher lines about refused/dropped connections.
+- connection errors: worker-log and launcher lines about refused/dropped connections;
+- peak server connections: pg_stat_activity for the run's database, sampled every 0.2 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,11 +39,13 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
+from pgserver import PgBouncer, ServerConnections
 
 CONNECTIONS_PER_WORKER = 4  # docs/STORAGE.md: pool 2 + 1 overflow, plus the budget lock's one
 ERROR_PATTERN = re.compile(
@@ -75,7 +82,8 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     write_variant("mnist_mlp", {"name": name, "n_trials": args.n_trials, **synthetic}, study_file)
     facts: dict[str, Any] = {"backend": kind, "workers": workers, "target": args.n_trials}
     db = None
-    if kind == "postgres":
+    bouncer = None
+    if kind in ("postgres", "pgbouncer"):
         db = f"bench_storage_{uuid.uuid4().hex[:8]}"
         pg_admin(args.pg, f"CREATE DATABASE {db}")
         url = f"{args.pg}/{db}"
@@ -84,6 +92,17 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
             pg_admin(args.pg, "SELECT count(*) FROM pg_stat_activity")[0][0]
         )
         facts["connections_needed"] = workers * CONNECTIONS_PER_WORKER
+        if kind == "pgbouncer":
+            server = urlsplit(args.pg)
+            bouncer = PgBouncer(
+                db,
+                pool_size=args.pool_size,
+                host=server.hostname or "127.0.0.1",
+                port=server.port or 5432,
+                user=server.username or "postgres",
+            )
+            url = bouncer.url()
+            facts["connections_needed"] = args.pool_size
     else:
         url = f"sqlite:///{work / 'optuna.db'}"
     cmd = [
@@ -101,35 +120,26 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         cmd += ["--data", args.data]
     start = time.perf_counter()
     err_path = work / "launch.err"
-    with open(err_path, "w") as err:
+    # The connections this run really holds on the server (not the bouncer's clients).
+    sampler = ServerConnections(f"{args.pg}/postgres", db, every=0.2) if db else None
+    with open(err_path, "w") as err, sampler or contextlib.nullcontext():
         proc = subprocess.Popen(
             cmd,
             cwd=work,
             stdout=subprocess.DEVNULL,
             stderr=err,
             env={**os.environ, "PYTHONPATH": benchlib.python_path()},
+            start_new_session=True,
         )
-        peak = 0
-        while proc.poll() is None and time.perf_counter() - start < args.timeout:
-            if db:  # the connections this run really holds, sampled twice a second
-                peak = max(
-                    peak,
-                    int(
-                        pg_admin(
-                            args.pg, f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}'"
-                        )[0][0]
-                    ),
-                )
-            time.sleep(0.5)
-        if proc.poll() is None:
-            proc.kill()
+        try:
+            facts["launch_rc"] = proc.wait(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its workers
             proc.wait()
             facts["launch_rc"] = "timeout"
-        else:
-            facts["launch_rc"] = proc.returncode
     launch_err = err_path.read_text(errors="replace")
     if db:
-        facts["peak_connections"] = peak
+        facts["peak_connections"] = sampler.peak if sampler else 0
     facts["launch_seconds"] = round(time.perf_counter() - start, 1)
     try:
         storage = open_storage(url)
@@ -149,6 +159,8 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         ]
         facts["connection_errors"] = len(error_lines)
         facts["first_error"] = error_lines[0][:200] if error_lines else ""
+        if bouncer:
+            bouncer.close()
         if db:
             pg_admin(args.pg, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     return facts
@@ -194,6 +206,12 @@ def main() -> int:
         "--postgres", default="8,16,32", help="worker counts on PostgreSQL ('' for none)"
     )
     parser.add_argument(
+        "--pgbouncer", default="", help="worker counts through PgBouncer ('' for none)"
+    )
+    parser.add_argument(
+        "--pool-size", type=int, default=20, help="PgBouncer's server connections (default 20)"
+    )
+    parser.add_argument(
         "--sqlite", default="2,4", help="worker counts on the SQLite default ('' for none)"
     )
     parser.add_argument("--n-trials", type=int, default=300)
@@ -205,8 +223,15 @@ def main() -> int:
     parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
-    plan = [("postgres", int(n)) for n in args.postgres.split(",") if n] + [
-        ("sqlite", int(n)) for n in args.sqlite.split(",") if n
+    plan = [
+        (kind, int(n))
+        for kind, counts in (
+            ("postgres", args.postgres),
+            ("pgbouncer", args.pgbouncer),
+            ("sqlite", args.sqlite),
+        )
+        for n in counts.split(",")
+        if n
     ]
     load_start = benchlib.load_average()
     rows, notes = [], []
@@ -217,6 +242,8 @@ def main() -> int:
             f"peak {facts['peak_connections']}; at most {facts['connections_needed']} "
             f"of {facts['max_connections']} ({facts['connections_in_use_before']} in use before)"
             if kind == "postgres"
+            else f"peak {facts['peak_connections']}; pool {args.pool_size}"
+            if kind == "pgbouncer"
             else "n/a"
         )
         rows.append(
@@ -257,7 +284,8 @@ def main() -> int:
             "retries",
             "RUNNING left",
             "connection error lines",
-            "PG connections: sampled peak; at most 4/worker of max_connections",
+            "PG server connections: sampled peak; at most 4/worker of max_connections, "
+            "or the PgBouncer pool",
             "launch rc",
             "launch wall s",
         ],
