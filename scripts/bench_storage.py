@@ -200,6 +200,45 @@ def measure(study, *, workers: int, sleep: float, target: int) -> dict[str, Any]
     }
 
 
+def sampler_seconds(sizes: list[int], *, asks: int = 5) -> list[tuple[int, float]]:
+    """Median seconds mnist_mlp's sampler (multivariate TPE) takes to sample one trial's
+    parameters when the study holds N finished trials, for each N in `sizes`. In memory, so the
+    figure is the sampler's alone; the trials are random configs with random scores."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from tuner.study import load_study_spec
+    from tuner.study.space import suggest
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = load_study_spec("mnist_mlp")
+    storage = optuna.storages.InMemoryStorage()
+    filler = optuna.create_study(
+        study_name="fill",
+        storage=storage,
+        direction=spec.direction,
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    timed = optuna.load_study(study_name="fill", storage=storage, sampler=spec.make_sampler())
+    scores = iter(range(10**9))
+    rows, filled = [], 0
+    for size in sorted(sizes):
+        for _ in range(size - filled):
+            trial = filler.ask()
+            suggest(trial, spec.space)
+            filler.tell(trial, (next(scores) * 7919 % 1000) / 1000)
+        filled = size
+        seconds = []
+        for _ in range(asks):
+            begin = time.perf_counter()
+            trial = timed.ask()
+            suggest(trial, spec.space)
+            seconds.append(time.perf_counter() - begin)
+            timed.tell(trial, state=TrialState.FAIL)  # a FAIL does not feed the sampler
+        rows.append((size, statistics.median(seconds)))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -221,6 +260,11 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
+    parser.add_argument(
+        "--sampler-trials",
+        default="",
+        help="study sizes to time the TPE sampler at, e.g. 1000,5000,10000 ('' for none)",
+    )
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
     plan = [
@@ -269,6 +313,19 @@ def main() -> int:
             notes.append(
                 f"- {kind} x{workers}: first connection error line: `{facts['first_error']}`"
             )
+    sampler_sizes = [int(n) for n in args.sampler_trials.split(",") if n]
+    if sampler_sizes:
+        timings = sampler_seconds(sampler_sizes)
+        notes += [
+            "",
+            "TPE (mnist_mlp's sampler: multivariate, group) time to sample one trial, "
+            "median of 5, in memory:",
+            "",
+            *benchlib.markdown_table(
+                ["finished trials in the study", "seconds per trial sampled"],
+                [(size, f"{seconds:.3f}") for size, seconds in timings],
+            ),
+        ]
     load_end = benchlib.load_average()
     table = benchlib.markdown_table(
         [
