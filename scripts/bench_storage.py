@@ -21,7 +21,9 @@ Figures per run:
 - in-trial overhead: median of (trial duration - its sleep): reports, pruner, user attributes;
 - finished vs target (lost: fewer; duplicate/overshoot: more), FAIL, RUNNING left, retries;
 - connection errors: worker-log and launcher lines about refused/dropped connections;
-- peak server connections: pg_stat_activity for the run's database, sampled every 0.2 s.
+- peak server connections: pg_stat_activity for the run's database, sampled every 0.2 s;
+- read whole study: one study.get_trials() at the end, as every claim and progress line does;
+  database MB: pg_database_size at the end (an empty database is about 7.5 MB).
 """
 
 from __future__ import annotations
@@ -58,7 +60,16 @@ ERROR_PATTERN = re.compile(
 def pg_admin(base: str, sql: str) -> list[tuple]:
     import psycopg2
 
-    conn = psycopg2.connect(base.replace("postgresql+psycopg2://", "postgresql://") + "/postgres")
+    dsn = base.replace("postgresql+psycopg2://", "postgresql://") + "/postgres"
+    deadline = time.monotonic() + 120
+    while True:  # a run's workers may hold every connection slot for a while
+        try:
+            conn = psycopg2.connect(dsn)
+            break
+        except psycopg2.OperationalError as e:
+            if "too many clients" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -134,8 +145,13 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         try:
             facts["launch_rc"] = proc.wait(timeout=args.timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and its workers
-            proc.wait()
+            # As Ctrl-C: the launcher stops its workers (own sessions) and fails their trials.
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
             facts["launch_rc"] = "timeout"
     launch_err = err_path.read_text(errors="replace")
     if db:
@@ -147,6 +163,10 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         facts.update(
             measure(study, workers=workers, sleep=5 * args.epoch_seconds, target=args.n_trials)
         )
+        if db:
+            facts["db_mb"] = round(
+                int(pg_admin(args.pg, f"SELECT pg_database_size('{db}')")[0][0]) / 2**20, 1
+            )
         # Release the storage's pooled connections before the database is dropped.
         storage.engine.dispose()
     finally:
@@ -169,7 +189,10 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
 def measure(study, *, workers: int, sleep: float, target: int) -> dict[str, Any]:
     from optuna.trial import TrialState
 
+    begin = time.perf_counter()
     trials = study.get_trials(deepcopy=False)
+    # What every claim (under the budget lock) and every progress line pays: read the study.
+    read_ms = 1000 * (time.perf_counter() - begin)
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     if not finished:
         return {"finished": 0}
@@ -197,6 +220,7 @@ def measure(study, *, workers: int, sleep: float, target: int) -> dict[str, Any]
         "trials_per_s": round(len(finished) / window, 2),
         "overhead_ms_per_trial": round(1000 * (workers * window - slept) / len(finished), 1),
         "in_trial_overhead_ms": round(1000 * statistics.median(in_trial), 1),
+        "read_study_ms": round(read_ms, 1),
     }
 
 
@@ -298,6 +322,8 @@ def main() -> int:
                 facts.get("trials_per_s", "-"),
                 facts.get("overhead_ms_per_trial", "-"),
                 facts.get("in_trial_overhead_ms", "-"),
+                facts.get("read_study_ms", "-"),
+                facts.get("db_mb", "-"),
                 facts.get("lost", "-"),
                 facts.get("overshoot", "-"),
                 facts.get("failed", "-"),
@@ -335,6 +361,8 @@ def main() -> int:
             "trials/s",
             "worker ms/trial not sleeping",
             "in-trial overhead ms (median)",
+            "read whole study ms",
+            "database MB",
             "lost",
             "duplicate (overshoot)",
             "FAIL",

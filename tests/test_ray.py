@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import run_module
 from optuna.trial import TrialState
 from test_postgres import (
     FAST_HEARTBEAT,
@@ -173,3 +174,15 @@ def test_bad_ray_requests_are_refused(address, url, cpus, gpus, message):
 
 def test_sqlite_is_allowed_on_a_local_ray_cluster():
     check_ray_request("local", "sqlite:///runs/optuna.db", 0.5, 0.25)
+
+
+def test_launch_refuses_sqlite_with_a_remote_ray_cluster_in_one_line(tmp_path, tiny_study):
+    result = run_module(
+        "tuner.launch", "--study", tiny_study(), "--ray", "auto", cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: --ray auto: workers on other nodes cannot share a SQLite file; use a "
+        "postgresql:// --storage, or --ray local to run on this host only"
+    ]
+    assert not (tmp_path / "runs").exists(), "nothing may be created before the refusal"

@@ -150,12 +150,16 @@ class _RayWorkers:
         self.ray.kill(self.actors[index], no_restart=True)
 
     def stop(self) -> None:
-        self.ray.get(self.control.stop.remote())
-        done, _ = self.ray.wait(
-            list(self.runs), num_returns=len(self.runs), timeout=STOP_GRACE_SECONDS
-        )
-        for ref in done:
-            self._collect(ref)
+        try:
+            self.ray.get(self.control.stop.remote(), timeout=30)
+        except Exception as e:  # the control actor's node is gone: kill the workers instead
+            print(f"cannot reach the Ray workers to stop them: {_one_line(e)}", file=sys.stderr)
+        if self.runs:
+            done, _ = self.ray.wait(
+                list(self.runs), num_returns=len(self.runs), timeout=STOP_GRACE_SECONDS
+            )
+            for ref in done:
+                self._collect(ref)
         for index in list(self.runs.values()):
             self.ray.kill(self.actors[index], no_restart=True)
 
