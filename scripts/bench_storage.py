@@ -158,7 +158,8 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         facts["peak_connections"] = sampler.peak if sampler else 0
     facts["launch_seconds"] = round(time.perf_counter() - start, 1)
     try:
-        storage = open_storage(url)
+        # Read the results from the server itself, not through a bouncer that may be stuck.
+        storage = open_storage(f"{args.pg}/{db}" if db else url)
         study = optuna.load_study(study_name=name, storage=storage)
         facts.update(
             measure(study, workers=workers, sleep=5 * args.epoch_seconds, target=args.n_trials)
@@ -180,6 +181,7 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         facts["connection_errors"] = len(error_lines)
         facts["first_error"] = error_lines[0][:200] if error_lines else ""
         if bouncer:
+            (work / "pgbouncer.log").write_text(bouncer.log())
             bouncer.close()
         if db:
             pg_admin(args.pg, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
