@@ -15,10 +15,9 @@ import sys
 import time
 
 import pytest
-from conftest import PG_ADMIN_USER, PG_HOST, PG_PORT, ROOT
+from conftest import FAST_HEARTBEAT, PG_ADMIN_USER, PG_HOST, PG_PORT, ROOT
 from optuna.trial import TrialState
 from test_postgres import (
-    FAST_HEARTBEAT,
     assert_exact_budget,
     finish,
     load,

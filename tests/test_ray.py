@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_module
+from conftest import FAST_HEARTBEAT, run_module
 from optuna.trial import TrialState
 from test_postgres import (
-    FAST_HEARTBEAT,
     assert_exact_budget,
     finish,
     load,
