@@ -1,15 +1,17 @@
 """Benchmark part 4: the storage layer at scale, with a synthetic objective that sleeps.
 
-    PYTHONPATH=. python scripts/bench_storage.py [--postgres 8,16,32] [--sqlite 2,4]
-        [--n-trials 300] [--epoch-seconds 0.02] [--pg postgresql://postgres@127.0.0.1:5432]
-        [--data PATH] [--no-doc]
+    PYTHONPATH=. python scripts/bench_storage.py [--postgres 8,16,32] [--pgbouncer 32,64,128]
+        [--pool-size 20] [--sqlite 2,4] [--n-trials 300] [--epoch-seconds 0.02]
+        [--pg postgresql://postgres@127.0.0.1:5432] [--timeout 600] [--data PATH] [--no-doc]
 
 Each run is `python -m tuner.launch --study <synthetic study> --storage URL --workers N` on a
 fresh database (PostgreSQL: CREATE DATABASE bench_storage_<random>, dropped afterwards; SQLite:
-a fresh file). The study is mnist_mlp's space, sampler and pruner with a `[synthetic]` table
-and validation accuracy as its metric (tuner.study.overrides writes it): each trial sleeps
-epoch_seconds per epoch (5 epochs) and reports every epoch, so the worker, budget lock,
-heartbeat and pruner traffic is the real code's and TensorFlow is never imported.
+a fresh file). `--pgbouncer` runs go through a PgBouncer (transaction pooling, --pool-size server
+connections) started for the run in front of the same server (scripts/pgserver.py). The study
+is mnist_mlp's space, sampler and pruner with a `[synthetic]` table and validation accuracy as
+its metric (tuner.study.overrides writes it): each trial sleeps epoch_seconds per epoch (5
+epochs) and reports every epoch, so the worker, budget lock, heartbeat and pruner traffic is the
+real code's and TensorFlow is never imported.
 
 Figures per run:
 - trials/s: finished trials / (last completion - first start), worker start-up excluded;
@@ -18,14 +20,19 @@ Figures per run:
   with the study's size), waiting for the lock included;
 - in-trial overhead: median of (trial duration - its sleep): reports, pruner, user attributes;
 - finished vs target (lost: fewer; duplicate/overshoot: more), FAIL, RUNNING left, retries;
-- connection errors: worker-log and launcher lines about refused/dropped connections.
+- connection errors: worker-log and launcher lines about refused/dropped connections;
+- peak server connections: pg_stat_activity for the run's database, sampled every 0.2 s;
+- read whole study: one study.get_trials() at the end, as every claim and progress line does;
+  database MB: pg_database_size at the end (an empty database is about 7.5 MB).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,11 +41,13 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
+from pgserver import PgBouncer, ServerConnections
 
 CONNECTIONS_PER_WORKER = 4  # docs/STORAGE.md: pool 2 + 1 overflow, plus the budget lock's one
 ERROR_PATTERN = re.compile(
@@ -51,7 +60,16 @@ ERROR_PATTERN = re.compile(
 def pg_admin(base: str, sql: str) -> list[tuple]:
     import psycopg2
 
-    conn = psycopg2.connect(base.replace("postgresql+psycopg2://", "postgresql://") + "/postgres")
+    dsn = base.replace("postgresql+psycopg2://", "postgresql://") + "/postgres"
+    deadline = time.monotonic() + 120
+    while True:  # a run's workers may hold every connection slot for a while
+        try:
+            conn = psycopg2.connect(dsn)
+            break
+        except psycopg2.OperationalError as e:
+            if "too many clients" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -75,7 +93,8 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     write_variant("mnist_mlp", {"name": name, "n_trials": args.n_trials, **synthetic}, study_file)
     facts: dict[str, Any] = {"backend": kind, "workers": workers, "target": args.n_trials}
     db = None
-    if kind == "postgres":
+    bouncer = None
+    if kind in ("postgres", "pgbouncer"):
         db = f"bench_storage_{uuid.uuid4().hex[:8]}"
         pg_admin(args.pg, f"CREATE DATABASE {db}")
         url = f"{args.pg}/{db}"
@@ -84,6 +103,17 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
             pg_admin(args.pg, "SELECT count(*) FROM pg_stat_activity")[0][0]
         )
         facts["connections_needed"] = workers * CONNECTIONS_PER_WORKER
+        if kind == "pgbouncer":
+            server = urlsplit(args.pg)
+            bouncer = PgBouncer(
+                db,
+                pool_size=args.pool_size,
+                host=server.hostname or "127.0.0.1",
+                port=server.port or 5432,
+                user=server.username or "postgres",
+            )
+            url = bouncer.url()
+            facts["connections_needed"] = args.pool_size
     else:
         url = f"sqlite:///{work / 'optuna.db'}"
     cmd = [
@@ -101,42 +131,43 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         cmd += ["--data", args.data]
     start = time.perf_counter()
     err_path = work / "launch.err"
-    with open(err_path, "w") as err:
+    # The connections this run really holds on the server (not the bouncer's clients).
+    sampler = ServerConnections(f"{args.pg}/postgres", db, every=0.2) if db else None
+    with open(err_path, "w") as err, sampler or contextlib.nullcontext():
         proc = subprocess.Popen(
             cmd,
             cwd=work,
             stdout=subprocess.DEVNULL,
             stderr=err,
             env={**os.environ, "PYTHONPATH": benchlib.python_path()},
+            start_new_session=True,
         )
-        peak = 0
-        while proc.poll() is None and time.perf_counter() - start < args.timeout:
-            if db:  # the connections this run really holds, sampled twice a second
-                peak = max(
-                    peak,
-                    int(
-                        pg_admin(
-                            args.pg, f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}'"
-                        )[0][0]
-                    ),
-                )
-            time.sleep(0.5)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        try:
+            facts["launch_rc"] = proc.wait(timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            # As Ctrl-C: the launcher stops its workers (own sessions) and fails their trials.
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
             facts["launch_rc"] = "timeout"
-        else:
-            facts["launch_rc"] = proc.returncode
     launch_err = err_path.read_text(errors="replace")
     if db:
-        facts["peak_connections"] = peak
+        facts["peak_connections"] = sampler.peak if sampler else 0
     facts["launch_seconds"] = round(time.perf_counter() - start, 1)
     try:
-        storage = open_storage(url)
+        # Read the results from the server itself, not through a bouncer that may be stuck.
+        storage = open_storage(f"{args.pg}/{db}" if db else url)
         study = optuna.load_study(study_name=name, storage=storage)
         facts.update(
             measure(study, workers=workers, sleep=5 * args.epoch_seconds, target=args.n_trials)
         )
+        if db:
+            facts["db_mb"] = round(
+                int(pg_admin(args.pg, f"SELECT pg_database_size('{db}')")[0][0]) / 2**20, 1
+            )
         # Release the storage's pooled connections before the database is dropped.
         storage.engine.dispose()
     finally:
@@ -149,6 +180,9 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         ]
         facts["connection_errors"] = len(error_lines)
         facts["first_error"] = error_lines[0][:200] if error_lines else ""
+        if bouncer:
+            (work / "pgbouncer.log").write_text(bouncer.log())
+            bouncer.close()
         if db:
             pg_admin(args.pg, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     return facts
@@ -157,7 +191,10 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
 def measure(study, *, workers: int, sleep: float, target: int) -> dict[str, Any]:
     from optuna.trial import TrialState
 
+    begin = time.perf_counter()
     trials = study.get_trials(deepcopy=False)
+    # What every claim (under the budget lock) and every progress line pays: read the study.
+    read_ms = 1000 * (time.perf_counter() - begin)
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     if not finished:
         return {"finished": 0}
@@ -185,13 +222,59 @@ def measure(study, *, workers: int, sleep: float, target: int) -> dict[str, Any]
         "trials_per_s": round(len(finished) / window, 2),
         "overhead_ms_per_trial": round(1000 * (workers * window - slept) / len(finished), 1),
         "in_trial_overhead_ms": round(1000 * statistics.median(in_trial), 1),
+        "read_study_ms": round(read_ms, 1),
     }
+
+
+def sampler_seconds(sizes: list[int], *, asks: int = 5) -> list[tuple[int, float]]:
+    """Median seconds mnist_mlp's sampler (multivariate TPE) takes to sample one trial's
+    parameters when the study holds N finished trials, for each N in `sizes`. In memory, so the
+    figure is the sampler's alone; the trials are random configs with random scores."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from tuner.study import load_study_spec
+    from tuner.study.space import suggest
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = load_study_spec("mnist_mlp")
+    storage = optuna.storages.InMemoryStorage()
+    filler = optuna.create_study(
+        study_name="fill",
+        storage=storage,
+        direction=spec.direction,
+        sampler=optuna.samplers.RandomSampler(seed=0),
+    )
+    timed = optuna.load_study(study_name="fill", storage=storage, sampler=spec.make_sampler())
+    scores = iter(range(10**9))
+    rows, filled = [], 0
+    for size in sorted(sizes):
+        for _ in range(size - filled):
+            trial = filler.ask()
+            suggest(trial, spec.space)
+            filler.tell(trial, (next(scores) * 7919 % 1000) / 1000)
+        filled = size
+        seconds = []
+        for _ in range(asks):
+            begin = time.perf_counter()
+            trial = timed.ask()
+            suggest(trial, spec.space)
+            seconds.append(time.perf_counter() - begin)
+            timed.tell(trial, state=TrialState.FAIL)  # a FAIL does not feed the sampler
+        rows.append((size, statistics.median(seconds)))
+    return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--postgres", default="8,16,32", help="worker counts on PostgreSQL ('' for none)"
+    )
+    parser.add_argument(
+        "--pgbouncer", default="", help="worker counts through PgBouncer ('' for none)"
+    )
+    parser.add_argument(
+        "--pool-size", type=int, default=20, help="PgBouncer's server connections (default 20)"
     )
     parser.add_argument(
         "--sqlite", default="2,4", help="worker counts on the SQLite default ('' for none)"
@@ -203,10 +286,22 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
+    parser.add_argument(
+        "--sampler-trials",
+        default="",
+        help="study sizes to time the TPE sampler at, e.g. 1000,5000,10000 ('' for none)",
+    )
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
-    plan = [("postgres", int(n)) for n in args.postgres.split(",") if n] + [
-        ("sqlite", int(n)) for n in args.sqlite.split(",") if n
+    plan = [
+        (kind, int(n))
+        for kind, counts in (
+            ("postgres", args.postgres),
+            ("pgbouncer", args.pgbouncer),
+            ("sqlite", args.sqlite),
+        )
+        for n in counts.split(",")
+        if n
     ]
     load_start = benchlib.load_average()
     rows, notes = [], []
@@ -217,6 +312,8 @@ def main() -> int:
             f"peak {facts['peak_connections']}; at most {facts['connections_needed']} "
             f"of {facts['max_connections']} ({facts['connections_in_use_before']} in use before)"
             if kind == "postgres"
+            else f"peak {facts['peak_connections']}; pool {args.pool_size}"
+            if kind == "pgbouncer"
             else "n/a"
         )
         rows.append(
@@ -227,6 +324,8 @@ def main() -> int:
                 facts.get("trials_per_s", "-"),
                 facts.get("overhead_ms_per_trial", "-"),
                 facts.get("in_trial_overhead_ms", "-"),
+                facts.get("read_study_ms", "-"),
+                facts.get("db_mb", "-"),
                 facts.get("lost", "-"),
                 facts.get("overshoot", "-"),
                 facts.get("failed", "-"),
@@ -242,6 +341,19 @@ def main() -> int:
             notes.append(
                 f"- {kind} x{workers}: first connection error line: `{facts['first_error']}`"
             )
+    sampler_sizes = [int(n) for n in args.sampler_trials.split(",") if n]
+    if sampler_sizes:
+        timings = sampler_seconds(sampler_sizes)
+        notes += [
+            "",
+            "TPE (mnist_mlp's sampler: multivariate, group) time to sample one trial, "
+            "median of 5, in memory:",
+            "",
+            *benchlib.markdown_table(
+                ["finished trials in the study", "seconds per trial sampled"],
+                [(size, f"{seconds:.3f}") for size, seconds in timings],
+            ),
+        ]
     load_end = benchlib.load_average()
     table = benchlib.markdown_table(
         [
@@ -251,13 +363,16 @@ def main() -> int:
             "trials/s",
             "worker ms/trial not sleeping",
             "in-trial overhead ms (median)",
+            "read whole study ms",
+            "database MB",
             "lost",
             "duplicate (overshoot)",
             "FAIL",
             "retries",
             "RUNNING left",
             "connection error lines",
-            "PG connections: sampled peak; at most 4/worker of max_connections",
+            "PG server connections: sampled peak; at most 4/worker of max_connections, "
+            "or the PgBouncer pool",
             "launch rc",
             "launch wall s",
         ],

@@ -175,6 +175,9 @@ def launch_in_step(
     return subprocess.CompletedProcess(proc.args, proc.returncode, out.read_text(), err.read_text())
 
 
+# Short heartbeats so that a dead worker's trial is failed within seconds, not a minute.
+FAST_HEARTBEAT = {"TUNER_HEARTBEAT_SECONDS": "1", "TUNER_GRACE_SECONDS": "3"}
+
 # --- PostgreSQL -------------------------------------------------------------------------------
 # The machine's cluster (.ci/run starts it): 127.0.0.1:5432, user postgres, trust auth.
 PG_HOST, PG_PORT, PG_ADMIN_USER = "127.0.0.1", 5432, "postgres"

@@ -10,21 +10,14 @@ The server-side connection count is read from pg_stat_activity on the real serve
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
-import threading
+import sys
 import time
-from pathlib import Path
 
-import psycopg2
 import pytest
-from conftest import PG_ADMIN_USER, PG_HOST, PG_PORT, _admin_connect
+from conftest import FAST_HEARTBEAT, PG_ADMIN_USER, PG_HOST, PG_PORT, ROOT
 from optuna.trial import TrialState
 from test_postgres import (
-    FAST_HEARTBEAT,
     assert_exact_budget,
     finish,
     load,
@@ -33,7 +26,9 @@ from test_postgres import (
     wait_for,
 )
 
-PGBOUNCER = Path("/usr/sbin/pgbouncer")
+sys.path.insert(0, str(ROOT / "scripts"))
+from pgserver import PgBouncer, ServerConnections
+
 # Server connections per (database, user): half the 4 workers, each of which holds up to 4
 # client connections (15 server connections when they connect directly). A pool smaller than
 # the worker processes is what used to deadlock (a worker waiting inside pg_advisory_xact_lock
@@ -43,120 +38,14 @@ PGBOUNCER = Path("/usr/sbin/pgbouncer")
 POOL_SIZE = 2
 
 
-class PgBouncer:
-    """pgbouncer in transaction mode in front of the local PostgreSQL, for one database."""
-
-    def __init__(self, database: str, *, pool_size: int) -> None:
-        assert PGBOUNCER.is_file(), (
-            f"{PGBOUNCER} missing: apt-get install -y pgbouncer (.ci/run does)"
-        )
-        self.database, self.pool_size = database, pool_size
-        # Not pytest's tmp_path: its parent is private to root, and pgbouncer runs as postgres.
-        self.root = Path(tempfile.mkdtemp(prefix="tuner-pgbouncer-"))
-        with socket.socket() as s:
-            s.bind((PG_HOST, 0))
-            self.port = s.getsockname()[1]
-        (self.root / "userlist.txt").write_text(f'"{PG_ADMIN_USER}" ""\n')
-        (self.root / "pgbouncer.ini").write_text(f"""\
-[databases]
-{database} = host={PG_HOST} port={PG_PORT} dbname={database}
-[pgbouncer]
-listen_addr = {PG_HOST}
-listen_port = {self.port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {self.root / "userlist.txt"}
-pool_mode = transaction
-default_pool_size = {pool_size}
-reserve_pool_size = 0
-max_client_conn = 1000
-logfile = {self.root / "pgbouncer.log"}
-""")
-        cmd = [str(PGBOUNCER), str(self.root / "pgbouncer.ini")]
-        if os.geteuid() == 0:  # pgbouncer refuses to run as root
-            shutil.chown(self.root, "postgres")
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                psycopg2.connect(self.url(), connect_timeout=2).close()
-                return
-            except psycopg2.OperationalError as e:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    pytest.fail(
-                        f"pgbouncer did not start on port {self.port}: {str(e).strip()} "
-                        f"{self.log()[-500:]}"
-                    )
-                time.sleep(0.1)
-
-    def url(self) -> str:
-        return f"postgresql://{PG_ADMIN_USER}@{PG_HOST}:{self.port}/{self.database}"
-
-    def log(self) -> str:
-        path = self.root / "pgbouncer.log"
-        return (
-            path.read_text()
-            if path.exists()
-            else (self.proc.stderr.read() if self.proc.poll() is not None else "")
-        )
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 @pytest.fixture
 def bouncer(pg_url):
     """pgbouncer for pg_url's database; stopped before pg_url drops it."""
-    server = PgBouncer(pg_url.rsplit("/", 1)[1], pool_size=POOL_SIZE)
+    server = PgBouncer(pg_url.rsplit("/", 1)[1], pool_size=POOL_SIZE, host=PG_HOST, port=PG_PORT)
     try:
         yield server
     finally:
         server.close()
-
-
-class ServerConnections:
-    """Samples, in a thread, how many server connections the database has (pg_stat_activity on
-    the real server, not the bouncer), and keeps the largest count seen."""
-
-    def __init__(self, database: str) -> None:
-        self.database, self.peak, self.samples = database, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        conn = _admin_connect()
-        try:
-            with conn.cursor() as cur:
-                while not self._stop.is_set():
-                    cur.execute(
-                        "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE datname = %s AND pid <> pg_backend_pid()",
-                        (self.database,),
-                    )
-                    self.peak = max(self.peak, cur.fetchone()[0])
-                    self.samples += 1
-                    time.sleep(0.05)
-        finally:
-            conn.close()
-
-    def __enter__(self) -> ServerConnections:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
 
 
 def test_four_workers_through_pgbouncer_reach_the_target_on_few_server_connections(
@@ -165,7 +54,8 @@ def test_four_workers_through_pgbouncer_reach_the_target_on_few_server_connectio
     database = pg_url.rsplit("/", 1)[1]
     study_file = synthetic_study(tmp_path, n_trials=40, epochs=3, epoch_seconds=0.05)
     # The launcher creates the study (tables included) through the bouncer, then runs 4 workers.
-    with ServerConnections(database) as server:
+    admin = f"postgresql://{PG_ADMIN_USER}@{PG_HOST}:{PG_PORT}/postgres"
+    with ServerConnections(admin, database) as server:
         proc = start(
             "tuner.launch",
             "--study",

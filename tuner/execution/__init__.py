@@ -7,5 +7,7 @@
 - loop:      one worker process's claim-train-tell loop (waits out database outages)
 - slots:     which GPU, or what share of CPU threads, each worker process gets
 - progress:  one progress line for the whole study, and the summary at the end
-- pool:      the worker processes on this host, started and stopped together
+- pool:      the worker processes on this host, started and stopped together; the supervision
+             (progress line, Ctrl-C, orphaned trials) every kind of worker group shares
+- ray_pool:  the same workers as Ray actors on any node of a Ray cluster (optional extra)
 """

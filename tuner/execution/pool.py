@@ -6,6 +6,10 @@ on the terminal. Ctrl-C is forwarded once to every worker; each marks its trial 
 ("interrupted"), and any trial a worker could not close is failed here ("interrupted (by the
 pool)"), so none is left RUNNING. Workers also stop if this process dies without stopping them
 (SIGKILL): see tuner.execution.loop.
+
+`supervise` is the part every kind of worker group shares (these processes, or Ray actors in
+tuner.execution.ray_pool): the progress line, stopping on Ctrl-C, failing orphaned trials, and
+the exit code.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
 import optuna
 from optuna.trial import TrialState
@@ -34,23 +39,46 @@ LAUNCHER_PID_ENV = "TUNER_LAUNCHER_PID"  # workers stop when this process is gon
 INTERRUPTED_BY_POOL = "interrupted (by the pool)"  # a worker that stops cleanly writes its own
 
 
+class Workers(Protocol):
+    """A started group of workers on one study, as `supervise` drives it."""
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds, less if a worker ends; False once all have ended."""
+        ...
+
+    def stop(self) -> None:
+        """Interrupt every worker (each fails its trial "interrupted"), kill the stragglers."""
+        ...
+
+    def owners(self) -> set[str]:
+        """The names the workers record on their trials ("worker" attribute: host:pid)."""
+        ...
+
+    def report_exits(self) -> None:
+        """Print one line per worker that ended badly."""
+        ...
+
+
 def log_dir_of(spec: StudySpec) -> Path:
     """Where a study's worker (and dashboard) logs go on this host."""
     return DEFAULT_DIR / "logs" / spec.name
 
 
-def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[str, str]]) -> int:
-    """Start one worker per slot, show progress until they finish, return an exit code."""
-    # Ctrl-C and `kill` both stop the workers cleanly, also when a shell started us in the
-    # background with SIGINT ignored (which children would otherwise inherit).
+def catch_stop_signals() -> None:
+    """Ctrl-C and `kill` both stop the workers cleanly, also when a shell started us in the
+    background with SIGINT ignored (which children would otherwise inherit)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[str, str]]) -> int:
+    """Start one worker per slot, show progress until they finish, return an exit code."""
+    catch_stop_signals()
     log_dir = log_dir_of(spec)
     log_dir.mkdir(parents=True, exist_ok=True)
     storage = open_storage(url)
     study = optuna.load_study(study_name=spec.name, storage=storage)
-    procs: list[subprocess.Popen] = []
-    logs: list[Path] = []
+    workers = _Processes()
     for index, slot in enumerate(slots):
         # The storage URL travels in the environment: a password never shows in `ps`.
         env = {
@@ -72,40 +100,41 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
         ]
         if data_path:
             cmd += ["--data", data_path]
-        logs.append(log_dir / f"worker-{index}.log")
-        with open(logs[-1], "w") as out:
-            procs.append(
+        workers.logs.append(log_dir / f"worker-{index}.log")
+        with open(workers.logs[-1], "w") as out:
+            workers.procs.append(
                 subprocess.Popen(
                     cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
                 )
             )
-    progress = Progress(study, goal=spec.goal is not None)
-    pids = ", ".join(str(p.pid) for p in procs)
+    pids = ", ".join(str(p.pid) for p in workers.procs)
     print(
-        f"{len(procs)} workers (pids {pids}) on study {spec.name!r}; logs in {log_dir}/",
+        f"{len(workers.procs)} workers (pids {pids}) on study {spec.name!r}; logs in {log_dir}/",
         file=sys.stderr,
     )
+    return supervise(spec, study, storage, workers)
+
+
+def supervise(
+    spec: StudySpec, study: optuna.Study, storage: optuna.storages.RDBStorage, workers: Workers
+) -> int:
+    """Show progress until the workers end, or stop them on Ctrl-C; return an exit code."""
+    progress = Progress(study, goal=spec.goal is not None)
     try:
-        while live := [p for p in procs if p.poll() is None]:
+        while True:
             progress.show()
-            # Wake up as soon as a worker exits, not at the next poll.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                live[0].wait(timeout=POLL_SECONDS)
+            if not workers.wait(POLL_SECONDS):
+                break
     except KeyboardInterrupt:
         progress.end()
         print("stopping workers...", file=sys.stderr)
-        _stop(procs)
-        _fail_orphans(study, storage, procs, reason=INTERRUPTED_BY_POOL, retry=False)
+        workers.stop()
+        fail_orphans(study, storage, workers.owners(), reason=INTERRUPTED_BY_POOL, retry=False)
         progress.summary()
         return 130
     progress.end()
-    _fail_orphans(study, storage, procs, reason=WORKER_EXITED, retry=True)
-    for proc, log in zip(procs, logs, strict=True):
-        if proc.returncode != 0:
-            print(
-                f"worker exited with code {proc.returncode}: {_last_line(log)} (see {log})",
-                file=sys.stderr,
-            )
+    fail_orphans(study, storage, workers.owners(), reason=WORKER_EXITED, retry=True)
+    workers.report_exits()
     counts = progress.summary()
     target = record.target_trials(study, spec.n_trials)
     # A worker that died (killed, out of memory) is reported above; the run succeeded if the
@@ -113,35 +142,60 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
     return 0 if counts.finished >= target else 1
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + STOP_GRACE_SECONDS
-    for p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+class _Processes:
+    """Worker processes on this host, each with its log file."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+
+    def wait(self, timeout: float) -> bool:
+        live = [p for p in self.procs if p.poll() is None]
+        if live:
+            # Wake up as soon as a worker exits, not at the next poll.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                live[0].wait(timeout=timeout)
+        return bool(live)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for p in self.procs:
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def owners(self) -> set[str]:
+        host = socket.gethostname()
+        return {f"{host}:{p.pid}" for p in self.procs}
+
+    def report_exits(self) -> None:
+        for proc, log in zip(self.procs, self.logs, strict=True):
+            if proc.returncode != 0:
+                print(
+                    f"worker exited with code {proc.returncode}: {_last_line(log)} (see {log})",
+                    file=sys.stderr,
+                )
 
 
-def _fail_orphans(
+def fail_orphans(
     study: optuna.Study,
     storage: optuna.storages.RDBStorage,
-    procs: list[subprocess.Popen],
+    owners: set[str],
     *,
     reason: str,
     retry: bool,
 ) -> None:
-    """Fail RUNNING trials owned by our (now exited) workers, e.g. after a kill, without
+    """Fail RUNNING trials owned by our (now ended) workers, e.g. after a kill, without
     waiting for the heartbeat grace period; re-queue them unless the user is stopping. The
     reason shows in the dashboard like a worker's own."""
-    host = socket.gethostname()
-    ours = {f"{host}:{p.pid}" for p in procs}
     try:
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if record.worker(t) not in ours:
+            if record.worker(t) not in owners:
                 continue
             orphan = optuna_internals.trial_id(t)
             if retry:

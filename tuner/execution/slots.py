@@ -10,6 +10,9 @@ import sys
 
 from tuner.errors import TunerError
 
+# GPU memory on demand (TensorFlow and JAX), so several workers can share one GPU.
+SHARED_GPU_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
 
 def visible_gpus() -> list[str]:
     """GPU ids this host lets us use, without importing TensorFlow.
@@ -66,12 +69,7 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
                     f"(visible: {', '.join(available)})"
                 )
             return [
-                # Memory on demand, so K workers can share one GPU (TensorFlow and JAX).
-                {
-                    "CUDA_VISIBLE_DEVICES": gpu,
-                    "TF_FORCE_GPU_ALLOW_GROWTH": "true",
-                    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-                }
+                {"CUDA_VISIBLE_DEVICES": gpu, **SHARED_GPU_ENV}
                 for gpu in chosen
                 for _ in range(per_gpu)
             ]
