@@ -38,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib
 
+from tuner.study import DEFAULTS
+
 # A config from the region where capstone passes live (see studies/mnist_mlp.toml's shift note).
 CONFIG_PARAMS: dict[str, Any] = {
     "n_layers": 1,
@@ -57,21 +59,12 @@ CONFIG_PARAMS: dict[str, Any] = {
 }
 # Part 3 uses the course's own dense stack (no augmentation), so matmuls dominate the work.
 BOUND_CONFIG: dict[str, Any] = {
+    **{k: v for k, v in DEFAULTS.items() if k != "units"},
     "layers": [256, 128],
     "n_layers": 2,
-    "activation": "relu",
-    "dropout": 0.0,
-    "dropout_position": "all",
-    "loss": "categorical_crossentropy",
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
     "batch_size": 64,
     "epochs": 2,
     "rescale": True,
-    "input_noise": 0.0,
-    "input_dropout": 0.0,
-    "shift": 0.0,
-    "l2": 0.0,
 }
 SEED = 1
 

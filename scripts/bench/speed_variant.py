@@ -15,22 +15,11 @@ import json
 import time
 from typing import Any
 
+from tuner.study import DEFAULTS
+
 # Five configs of the mnist_mlp space, from the course's answer to the shifted ReLU nets where
 # capstone passes live; batch sizes 16-256, with and without the image shift.
-BASE: dict[str, Any] = {
-    "activation": "relu",
-    "dropout": 0.0,
-    "dropout_position": "all",
-    "loss": "categorical_crossentropy",
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "epochs": 5,
-    "rescale": True,
-    "input_noise": 0.0,
-    "input_dropout": 0.0,
-    "shift": 0.0,
-    "l2": 0.0,
-}
+BASE: dict[str, Any] = {**{k: v for k, v in DEFAULTS.items() if k != "units"}, "rescale": True}
 CONFIGS: dict[str, dict[str, Any]] = {
     "course 256-128 sigmoid, SGD 0.1, batch 128": {
         **BASE,
