@@ -84,7 +84,8 @@ def run_seed(exported: dict, data, seed: int) -> dict:
         "train_accuracy": train_acc,
         "gap": train_acc - test_acc,
         "passed": passed,
-        "optimizer": model.optimizer.get_config()["name"],
+        "optimizer": type(model.optimizer).__name__,
+        "learning_rate": float(model.optimizer.learning_rate),
         "layers": [layer.name for layer in model.layers],
     }
 
