@@ -271,7 +271,8 @@ def main() -> int:
     from tuner.training.data import load_study_data
 
     spec = load_study_spec("mnist_mlp")
-    spec = dataclasses.replace(spec, robustness=Robustness(extra_seeds=0))
+    # One trial of the search: no re-runs, no warm starts, no judging of candidates.
+    spec = dataclasses.replace(spec, robustness=Robustness(extra_seeds=0), goal=None, warm_start=())
     if args.train_rows:
         spec = dataclasses.replace(
             spec, data=dataclasses.replace(spec.data, train_rows=args.train_rows)

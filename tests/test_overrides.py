@@ -21,6 +21,11 @@ def test_merge_replaces_values_and_merges_tables_key_by_key() -> None:
         "synthetic": {"x": 1},
     }
     assert base["sampler"] == {"name": "tpe", "seed": 42}  # the original is left alone
+    # None removes a key (TOML has no null), e.g. a goal a synthetic variant cannot have.
+    assert merge(base, {"space": None, "sampler": {"seed": None}}) == {
+        "n_trials": 150,
+        "sampler": {"name": "tpe"},
+    }
 
 
 def test_variant_is_written_and_reads_back_as_the_same_study(tmp_path: Path) -> None:

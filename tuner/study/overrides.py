@@ -7,8 +7,9 @@ file, not by editing its text:
     write_variant("mnist_mlp", {"sampler": {"seed": 3}, "n_trials": 10}, work / "s3.toml")
 
 Overrides deep-merge into the file's tables (`{"sampler": {"seed": 3}}` keeps the sampler's other
-keys), the result goes through parse_study like any study file, so a bad override fails as a bad
-file would, and tomli_w writes the TOML. Comments of the original are not carried over.
+keys; None removes a key: `{"goal": None}`), the result goes through parse_study like any study
+file, so a bad override fails as a bad file would, and tomli_w writes the TOML. Comments of the
+original are not carried over.
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ from tuner.study import StudySpec, parse_study, resolve_study_path
 
 
 def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `overrides` on top: a table merges key by key, any other value replaces."""
+    """`base` with `overrides` on top: a table merges key by key, any other value replaces,
+    and None (which TOML cannot hold) removes the key."""
     merged = dict(base)
     for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = merge(merged[key], value)
         else:
             merged[key] = value
