@@ -165,6 +165,9 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
         facts["peak_connections"] = sampler.peak if sampler else 0
     facts["launch_seconds"] = round(time.perf_counter() - start, 1)
     try:
+        if facts["launch_rc"] not in (0, "timeout") and "error:" in launch_err:
+            # The launcher refused (no data, bad URL): its one-line error, not a traceback later.
+            raise SystemExit(f"launch failed: {launch_err.strip().splitlines()[-1]}")
         # Read the results from the server itself, not through a bouncer that may be stuck.
         storage = open_storage(f"{args.pg}/{db}" if db else url)
         study = optuna.load_study(study_name=name, storage=storage)

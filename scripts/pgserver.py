@@ -59,9 +59,10 @@ logfile = {self.root / "pgbouncer.log"}
         if os.geteuid() == 0:  # pgbouncer refuses to run as root
             shutil.chown(self.root, "postgres")
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+        # Not a pipe: pgbouncer logs every login to stderr too, and once an unread pipe's
+        # buffer (64 KiB) is full it blocks in write() and every client stalls with it.
+        with open(self.root / "stderr.log", "wb") as stderr:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -80,10 +81,11 @@ logfile = {self.root / "pgbouncer.log"}
         return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
 
     def log(self) -> str:
-        path = self.root / "pgbouncer.log"
-        if path.exists():
-            return path.read_text()
-        return self.proc.stderr.read() if self.proc.poll() is not None and self.proc.stderr else ""
+        for name in ("pgbouncer.log", "stderr.log"):  # the second has start-up errors
+            path = self.root / name
+            if path.exists() and path.stat().st_size:
+                return path.read_text(errors="replace")
+        return ""
 
     def close(self) -> None:
         if self.proc.poll() is None:

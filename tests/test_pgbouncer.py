@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 
+import psycopg2
 import pytest
 from conftest import FAST_HEARTBEAT, PG_ADMIN_USER, PG_HOST, PG_PORT, ROOT
 from optuna.trial import TrialState
@@ -132,3 +133,15 @@ def test_sigkilled_worker_behind_pgbouncer_has_its_trial_failed_and_retried(
         f"\npgbouncer kill test: trial #{victim.number} FAIL {fail_delay:.1f}s after the kill, "
         f"retried as #{retries[0].number} (COMPLETE); 9/9 finished"
     )
+
+
+def test_the_bouncer_keeps_serving_after_logging_more_than_a_pipe_buffer(bouncer):
+    """pgbouncer logs every login and logout to stderr as well as its log file. The harness once
+    gave it an unread pipe: after ~64 KiB (a few hundred logins, seconds with 32 workers) it
+    blocked in write() and every worker stalled with it, which read like a product deadlock."""
+    for _ in range(600):
+        psycopg2.connect(bouncer.url(), connect_timeout=5).close()
+    assert len(bouncer.log()) > 65536
+    with psycopg2.connect(bouncer.url(), connect_timeout=5) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
