@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
+import time
 
 import optuna
 import pytest
@@ -200,6 +202,27 @@ def test_budget_spent_first_exports_unverified(tmp_path, mnist_path):
     assert payload["verified"] is False and payload["verdict"] is None
     assert payload["summary"].endswith("passes 0/1 choosing capstone seeds")
     assert not list(tmp_path.glob(".best.json.*"))
+
+
+def test_judging_cut_off_by_the_deadline_says_so_and_is_taken_up_again(
+    reached, tmp_path, mnist_path
+):
+    from tuner.execution import goal as goal_state
+    from tuner.study import load_study_spec
+    from tuner.training.data import load_mnist
+
+    (tmp_path / "runs").mkdir()
+    shutil.copy(reached[0] / "runs/optuna.db", tmp_path / "runs/optuna.db")
+    study = load(tmp_path, "goal")
+    study.set_user_attr(goal_state.DEADLINE_KEY, time.time() - 1)  # the job's time is spent
+    spec = load_study_spec(goal_study(tmp_path))
+    raw = load_mnist(mnist_path)
+    assert not goal_state.judge_candidate(study, spec, study.trials[0], raw, owner="test")
+    record = goal_state.GoalState.read(study).judging[0]
+    assert record["phase"] == "out of time" and record["outcome"] == "out of time"
+    assert record["choose"]["seeds"] == 0, "no seed may start once the minutes are spent"
+    state = goal_state.GoalState.read(study)
+    assert 0 not in state.taken(time.time()), "a later launch judges it again"
 
 
 def test_minutes_budget_stops_the_search(tmp_path, mnist_path):

@@ -134,6 +134,12 @@ def judge_candidate(
     config, number = trial_record.config(trial), trial.number
     assert goal is not None and config is not None  # candidates have a config
     record: dict[str, Any] = {"owner": owner}
+    out_of_time = False  # the job's time ran out before this judging could finish
+
+    def stop_now() -> bool:
+        nonlocal out_of_time
+        out_of_time = GoalState.read(study).expired(time.time())
+        return out_of_time
 
     def run(phase: str, seeds: list[int], threshold: float) -> Judgement:
         record.update(phase=phase, done=0, planned=len(seeds))
@@ -153,7 +159,7 @@ def judge_candidate(
             threshold=threshold,
             stop_early=True,
             on_seed=progress,
-            should_stop=lambda: GoalState.read(study).expired(time.time()),
+            should_stop=stop_now,
         )
         record["choose" if phase == CHOOSING else "confirm"] = result_of(judgement)
         return judgement
@@ -165,6 +171,11 @@ def judge_candidate(
         record.update(phase="interrupted")
         _write(study, number, record)
         raise
+    if out_of_time:
+        # Not judged to the end: a later launch (with a new deadline) takes it up again.
+        record.update(phase="out of time", outcome="out of time")
+        _write(study, number, record)
+        return False
     if confirmed is None:
         record.update(phase="done", outcome="not chosen")
         _write(study, number, record)

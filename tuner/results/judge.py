@@ -77,7 +77,8 @@ class Judgement:
 
     @property
     def pass_rate(self) -> float:
-        return self.passes / len(self.runs)
+        # No seed run (the job's time ran out first): nothing passed, nothing is known.
+        return self.passes / len(self.runs) if self.runs else 0.0
 
     @property
     def stopped_early(self) -> bool:
@@ -85,7 +86,7 @@ class Judgement:
 
     @property
     def interval(self) -> tuple[float, float]:
-        return wilson_interval(self.passes, len(self.runs))
+        return wilson_interval(self.passes, len(self.runs)) if self.runs else (0.0, 1.0)
 
     @property
     def robust(self) -> bool:
