@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -88,13 +89,30 @@ def test_sigkill_of_a_worker_mid_fit_real_objective_shipped_heartbeat(
     )
 
 
-def test_sigkill_of_the_launcher_stops_its_workers_and_a_relaunch_is_exact(tmp_path):
+def dashboard_pid(study_file: str) -> int:
+    """The pid of the dashboard `launch --dashboard` started for this study file."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"tuner.dashboard" in args and study_file.encode() in args:
+            found.append(int(proc.name))
+    assert len(found) == 1, f"one dashboard for {study_file}, found {found}"
+    return found[0]
+
+
+def test_sigkill_of_the_launcher_stops_its_workers_and_dashboard_and_a_relaunch_is_exact(tmp_path):
     study_file = synthetic_study(tmp_path, n_trials=6, epochs=4, epoch_seconds=1.0)
     url = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
     err = tmp_path / "launch.err"
     with open(err, "w") as stderr:
         launcher = subprocess.Popen(
-            [sys.executable, "-m", "tuner.launch", "--study", study_file, "--storage", url],
+            [
+                *(sys.executable, "-m", "tuner.launch", "--study", study_file, "--storage", url),
+                *("--dashboard", "--dashboard-port", "0"),
+            ],
             cwd=tmp_path,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
@@ -102,6 +120,7 @@ def test_sigkill_of_the_launcher_stops_its_workers_and_a_relaunch_is_exact(tmp_p
             start_new_session=True,
         )
     wait_for(lambda: "finished trials done" in err.read_text(), timeout=120, what="the study")
+    dashboard = dashboard_pid(study_file)
     release_workers_in_step(url, "synth", tmp_path / "runs" / "logs" / "synth", 2)
     study = load(url)
 
@@ -114,6 +133,7 @@ def test_sigkill_of_the_launcher_stops_its_workers_and_a_relaunch_is_exact(tmp_p
     launcher.wait()
     pids = worker_pids(cut_off)
     wait_for(lambda: not any(map(is_alive, pids)), timeout=60, what=f"workers {pids} to stop")
+    wait_for(lambda: not is_alive(dashboard), timeout=30, what="the dashboard to stop")
     trials = study.get_trials(deepcopy=False)
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     for t in cut_off:

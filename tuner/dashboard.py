@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from tuner.cli import run_cli
+from tuner.execution.lifeline import stop_with_launcher
 from tuner.execution.storage import open_study, resolve_url
 from tuner.results.dashboard import DEFAULT_HOST, DEFAULT_PORT, check_port, serve
 
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
     )
     args = parser.parse_args(argv)
+    stop_with_launcher()  # started by `launch --dashboard`: do not outlive it
     check_port(args.port)
     url = resolve_url(args.storage)
     study = open_study(args.study, url)

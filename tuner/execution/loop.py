@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import logging
 import os
 import signal
 import socket
-import sys
 import time
 import traceback
 import warnings
@@ -32,7 +30,7 @@ from tuner.errors import TunerError
 from tuner.execution import goal
 from tuner.execution.budget import BudgetLock
 from tuner.execution.heartbeat import CUT_OFF, Heartbeat, fail_and_retry, fail_beatless_trials
-from tuner.execution.pool import LAUNCHER_PID_ENV
+from tuner.execution.lifeline import stop_with_launcher
 from tuner.execution.storage import (
     describe_db_error,
     is_connection_error,
@@ -57,7 +55,6 @@ _stop_requested = False  # set by the first SIGINT/SIGTERM/SIGHUP: the worker is
 _stop_reason = "interrupted"  # the fail_reason of the trial a stop cuts off
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LAUNCHER_GONE = "launcher gone"
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _on_stop_signal(signum: int, frame: object) -> None:
@@ -70,20 +67,6 @@ def _on_stop_signal(signum: int, frame: object) -> None:
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt
-
-
-def stop_with_launcher() -> None:
-    """Ask the kernel for SIGHUP when the launcher dies, so no worker outlives it.
-
-    The workers run in their own sessions (Ctrl-C reaches them once, through the pool), so
-    nothing else would stop them after a SIGKILL of the launcher. Linux only.
-    """
-    launcher = os.environ.get(LAUNCHER_PID_ENV)
-    if not launcher or not sys.platform.startswith("linux"):
-        return
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGHUP)
-    if os.getppid() != int(launcher):  # it died before we asked
-        os.kill(os.getpid(), signal.SIGHUP)
 
 
 @contextlib.contextmanager

@@ -29,13 +29,13 @@ from optuna.trial import TrialState
 
 from tuner import optuna_internals
 from tuner.execution.heartbeat import WORKER_EXITED, fail_and_retry
+from tuner.execution.lifeline import launcher_env
 from tuner.execution.progress import Progress
 from tuner.execution.storage import DEFAULT_DIR, is_connection_error, open_storage
 from tuner.study import StudySpec, record
 
 POLL_SECONDS = 2.0
 STOP_GRACE_SECONDS = 60
-LAUNCHER_PID_ENV = "TUNER_LAUNCHER_PID"  # workers stop when this process is gone
 INTERRUPTED_BY_POOL = "interrupted (by the pool)"  # a worker that stops cleanly writes its own
 
 
@@ -85,7 +85,7 @@ def run_pool(spec: StudySpec, url: str, data_path: str | None, slots: list[dict[
             **os.environ,
             **slot,
             "TUNER_STORAGE": url,
-            LAUNCHER_PID_ENV: str(os.getpid()),
+            **launcher_env(),  # workers stop when the launcher is gone
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "PYTHONUNBUFFERED": "1",
         }

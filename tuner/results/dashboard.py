@@ -20,6 +20,7 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from tuner import optuna_internals
 from tuner.errors import TunerError
+from tuner.execution.lifeline import launcher_env
 from tuner.execution.storage import artifact_dir
 
 DEFAULT_HOST = "127.0.0.1"
@@ -69,7 +70,9 @@ def serve(study: optuna.Study, *, host: str = DEFAULT_HOST, port: int = DEFAULT_
         f"dashboard for study {study.study_name!r}: {study_url(host, server.server_port, study)}",
         flush=True,
     )
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # the launcher stops us with SIGTERM
+    # The launcher stops us with SIGTERM, or the kernel with SIGHUP when the launcher dies.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -95,10 +98,11 @@ def start_beside(study: str, url: str, *, port: int, log_dir: Path) -> Iterator[
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / "dashboard.log"
     # The storage URL travels in the environment: a password never shows in `ps`.
-    env = {**os.environ, "TUNER_STORAGE": url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **launcher_env(), "TUNER_STORAGE": url, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "tuner.dashboard", "--study", study, "--port", str(port)]
     with open(log, "w") as out:
-        # Its own session: Ctrl-C on the launcher does not reach it; we stop it below.
+        # Its own session: Ctrl-C on the launcher does not reach it; we stop it below, and it
+        # stops itself if the launcher is killed (tuner.dashboard calls stop_with_launcher).
         proc = subprocess.Popen(
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
