@@ -321,3 +321,41 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_study, m
     joined = optuna.load_study(study_name="tiny", storage=existing)
     assert joined.trials == [] and not (made / "runs").exists()
     assert optuna.get_all_study_names(existing) == ["tiny"]
+
+
+def test_a_worker_with_other_data_than_the_study_refuses_to_run(tmp_path, tiny_study, mnist_path):
+    """Each worker process checks its MNIST against the study's digest: the check Ray actors,
+    which start no `tuner.worker` of their own, rely on."""
+    import numpy as np
+
+    study = tiny_study()
+    created = run_module(
+        "tuner.launch", "--study", study, "--create-only", "--data", mnist_path, cwd=tmp_path
+    )
+    assert created.returncode == 0, created.stderr
+    with np.load(mnist_path) as real:
+        arrays = dict(real)
+    arrays["x_train"][0, 0, 0] ^= 1  # one pixel of the training rows
+    other = tmp_path / "other.npz"
+    np.savez(other, **arrays)
+    url = f"sqlite:///{tmp_path / 'runs/optuna.db'}"
+    for module, args in (
+        ("tuner.execution.loop", ["--index", "0"]),
+        ("tuner.worker", ["--storage", url]),
+    ):
+        joined = run_module(
+            module,
+            "--study",
+            study,
+            *args,
+            "--data",
+            str(other),
+            cwd=tmp_path,
+            env={"TUNER_STORAGE": url},
+        )
+        assert joined.returncode != 0, module
+        assert "this host's MNIST differs from the one study 'tiny' was created with" in (
+            joined.stderr
+        ), joined.stderr
+    trials = optuna.load_study(study_name="tiny", storage=url).trials
+    assert [t for t in trials if t.state != optuna.trial.TrialState.WAITING] == []

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 
 from tuner.cli import add_worker_arguments, run_cli
-from tuner.errors import TunerError
+from tuner.execution.loop import check_same_data
 from tuner.execution.pool import run_pool
 from tuner.execution.slots import worker_slots
 from tuner.execution.storage import load_existing_study, resolve_url
-from tuner.study import load_study_spec, record
+from tuner.study import load_study_spec
 from tuner.training.data import load_study_data
 
 
@@ -34,15 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         hint=f"; create it with python -m tuner.launch --study {spec.path} --create-only",
     )
     if spec.synthetic is None:
-        # Every host must train on the same rows: compare with what the launcher recorded.
-        data = load_study_data(spec, args.data)
-        recorded = record.Provenance.read(study).data_digest
-        if recorded and recorded != data.digest:
-            raise TunerError(
-                f"this host's MNIST differs from the one study {spec.name!r} was created with "
-                f"(digest {data.digest[:12]}, study has {recorded[:12]}); "
-                "pass --data with the same file"
-            )
+        # Fail here, before any worker starts, if this host's data differs (each worker checks
+        # too, which is what covers Ray actors).
+        check_same_data(study, load_study_data(spec, args.data).digest)
     return run_pool(spec, url, args.data, slots)
 
 

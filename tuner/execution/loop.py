@@ -104,6 +104,17 @@ def make_objective(spec: StudySpec, data_path: str | None):
     return Objective(spec, load_study_data(spec, data_path))
 
 
+def check_same_data(study: optuna.Study, digest: str) -> None:
+    """Every worker, on any host or Ray node, must train on the rows the study was created with."""
+    recorded = record.Provenance.read(study).data_digest
+    if recorded and recorded != digest:
+        raise TunerError(
+            f"this host's MNIST differs from the one study {study.study_name!r} was created "
+            f"with (digest {digest[:12]}, study has {recorded[:12]}); "
+            "pass --data with the same file"
+        )
+
+
 def worker_name() -> str:
     """How trials record who ran them: host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -119,6 +130,9 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
         sampler=spec.make_sampler(seed_offset=index),
         pruner=spec.make_pruner(),
     )
+    data = getattr(objective, "data", None)  # None for a synthetic study
+    if data is not None:
+        check_same_data(study, data.digest)
     lock = BudgetLock(url, spec.name)
     owner = worker_name()
     log.info("worker %s on study %r in %s", owner, spec.name, redact(url))
