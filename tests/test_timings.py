@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from tuner.execution.create import create_study
 from tuner.study import load_study_spec, record
-from tuner.training.data import load_search_data
+from tuner.training.data import load_search_data, load_study_data
 from tuner.training.objective import Objective, fit_and_measure
 from tuner.training.timing import _split_first_call
 
@@ -86,7 +86,7 @@ def test_a_worker_with_one_thread_trains_and_records_its_claim(tmp_path, tiny_st
     study_file = tiny_study(n_trials=1, epochs=2)
     spec = load_study_spec(study_file)
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
-    create_study(spec, url, n_trials=1, data_digest="test")
+    create_study(spec, url, n_trials=1, data_digest=load_study_data(spec, mnist_path).digest)
     result = run_module(
         "tuner.execution.loop",
         "--study",
