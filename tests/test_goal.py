@@ -218,10 +218,10 @@ def test_judging_cut_off_by_the_deadline_says_so_and_is_taken_up_again(
     spec = load_study_spec(goal_study(tmp_path))
     raw = load_mnist(mnist_path)
     assert not goal_state.judge_candidate(study, spec, study.trials[0], raw, owner="test")
-    record = goal_state.GoalState.read(study).judging[0]
+    state = goal_state.GoalState.read(study)
+    record = state.judging[0]
     assert record["phase"] == "out of time" and record["outcome"] == "out of time"
     assert record["choose"]["seeds"] == 0, "no seed may start once the minutes are spent"
-    state = goal_state.GoalState.read(study)
     assert 0 not in state.taken(time.time()), "a later launch judges it again"
 
 

@@ -130,9 +130,8 @@ def run_worker(spec: StudySpec, url: str, data_path: str | None, *, index: int =
         sampler=spec.make_sampler(seed_offset=index),
         pruner=spec.make_pruner(),
     )
-    data = getattr(objective, "data", None)  # None for a synthetic study
-    if data is not None:
-        check_same_data(study, data.digest)
+    if spec.synthetic is None:  # a synthetic study trains on no data
+        check_same_data(study, objective.data.digest)
     lock = BudgetLock(url, spec.name)
     owner = worker_name()
     log.info("worker %s on study %r in %s", owner, spec.name, redact(url))
