@@ -54,6 +54,39 @@ def test_validating_once_gives_the_final_values_of_validating_every_epoch(tiny_d
         assert once[key] == every[key], key
 
 
+def test_judging_without_curves_gives_every_seed_the_same_figures(mnist_path):
+    from tuner.results.judge import judge
+    from tuner.study import Capstone
+    from tuner.training.data import load_mnist
+
+    raw = load_mnist(mnist_path)
+    config = {**CONFIG, "epochs": 2}
+    judged = {
+        curves: judge(
+            config,
+            label="t",
+            trial_number=None,
+            raw=raw,
+            seeds=[3, 4],
+            rules=Capstone(),
+            threshold=0.5,
+            curves=curves,
+        )
+        for curves in (True, False)
+    }
+    with_curves, without = judged[True].runs, judged[False].runs
+    assert "val_accuracy" in with_curves[0].history
+    assert "val_accuracy" not in without[0].history  # no per-epoch test pass was run
+    for a, b in zip(with_curves, without, strict=True):
+        assert (a.seed, a.test_accuracy, a.train_accuracy) == (
+            b.seed,
+            b.test_accuracy,
+            b.train_accuracy,
+        )
+        assert a.rules == b.rules
+    assert with_curves[0].test_accuracy != with_curves[1].test_accuracy  # the seeds differ
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "adagrad"])  # adagrad's slots do not start at 0
 def test_a_reused_model_trains_exactly_like_a_fresh_one(tiny_data, optimizer):
     config = {**CONFIG, "epochs": 2, "optimizer": optimizer}

@@ -94,6 +94,7 @@ class Confirmer:
                 threshold=threshold,
                 stop_early=True,
                 should_stop=lambda: elapsed() > self.run.budget_seconds,
+                curves=False,  # the judgement stores no curves
             )
 
         chosen, confirmed = choose_then_confirm(self.goal, judge_on)

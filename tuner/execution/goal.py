@@ -160,6 +160,7 @@ def judge_candidate(
             stop_early=True,
             on_seed=progress,
             should_stop=stop_now,
+            curves=False,  # the judgement stores no curves
         )
         record["choose" if phase == CHOOSING else "confirm"] = result_of(judgement)
         return judgement

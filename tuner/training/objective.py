@@ -40,7 +40,7 @@ def trial_seed(spec: StudySpec, trial_number: int, config: dict[str, Any]) -> in
 def fit_and_measure(
     config: dict[str, Any],
     train: Split,
-    validation: Split,
+    validation: Split | None,
     *,
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -54,7 +54,9 @@ def fit_and_measure(
     nobody reads (the robustness re-runs): the final validation values are the same. `timer`
     records where the time went, also when a callback stops the fit. `reuse`, a model an
     earlier call returned for this same config, is reset and trained again instead of a new
-    one: the same results as a fresh build, without tracing its functions again.
+    one: the same results as a fresh build, without tracing its functions again. Without a
+    `validation` split the fit only trains: the caller measures the model itself (the goal's
+    judges, which read nothing but the final accuracies).
     """
     keras.utils.set_random_seed(seed)
     timer = timer or PhaseTimer()
@@ -62,35 +64,41 @@ def fit_and_measure(
     model = build_model(config) if reuse is None else reset_to_fresh(reuse, config)
     built = time.perf_counter()
     timer.build = built - start
+    validating: dict[str, Any] = {}
+    if validation is not None:
+        validating = {
+            "validation_data": (validation.x, validation.y),
+            "validation_batch_size": EVAL_BATCH,
+            "validation_freq": 1 if validate_every_epoch else config["epochs"],
+        }
     history = model.fit(
         train.x,
         train.y,
         epochs=config["epochs"],
         batch_size=config["batch_size"],
-        validation_data=(validation.x, validation.y),
-        validation_batch_size=EVAL_BATCH,
-        validation_freq=1 if validate_every_epoch else config["epochs"],
         callbacks=[timer, *callbacks],
         verbose=0,
+        **validating,
     )
     fitted = time.perf_counter()
+    curves = {key: [float(v) for v in values] for key, values in history.history.items()}
+    trained = {"model": model, "fit_seconds": fitted - built, "history": curves}
+    if validation is None:
+        return {**trained, "timings": timer.phases()}
     # Train accuracy is measured with dropout and noise off, on the whole training split:
     # the running accuracy in the epoch logs is not it.
     train_eval = model.evaluate(
         train.x, train.y, batch_size=EVAL_BATCH, verbose=0, return_dict=True
     )
     timer.final_evaluate = time.perf_counter() - fitted
-    curves = {key: [float(v) for v in values] for key, values in history.history.items()}
     val_accuracy = curves["val_accuracy"][-1]
     train_accuracy = float(train_eval["accuracy"])
     return {
-        "model": model,
+        **trained,
         "train_accuracy": train_accuracy,
         "val_accuracy": val_accuracy,
         "val_loss": curves["val_loss"][-1],
         "gap": train_accuracy - val_accuracy,
-        "fit_seconds": fitted - built,
-        "history": curves,
         "timings": timer.phases(),
     }
 
