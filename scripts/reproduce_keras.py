@@ -1,6 +1,7 @@
 """Retrain an exported config in plain Keras, without the tuner package, and judge the capstone.
 
-    python scripts/reproduce_keras.py best.json [--data mnist.npz] [--seeds 100-109] [--out F]
+    python scripts/reproduce_keras.py best.json [--data mnist.npz] [--seeds 100-109]
+                                      [--threads N] [--out F]
 
 Everything comes from the JSON: the model (`keras.models.model_from_json`), the compile settings
 (optimizer, loss, metrics) and the fit settings (epochs, batch size). The data definitions are
@@ -10,8 +11,10 @@ the course's, written out here as the course writes them:
     raw 0-255 float32, labels one-hot
 
 Per seed it prints test and train accuracy (train accuracy from predictions on X_train, dropout
-off), the gap and whether the capstone rules in the JSON hold. This script imports no `tuner`
-module on purpose: it shows that the JSON alone reproduces the result.
+off), the gap and whether the capstone rules in the JSON hold. On TensorFlow it trains with the
+threads per op the verdict's judge used (`--threads` overrides): a seed's result can depend on
+how a matmul's sums are split, so only the same thread count gives the same figures. This script
+imports no `tuner` module on purpose: it shows that the JSON alone reproduces the result.
 """
 
 from __future__ import annotations
@@ -30,6 +33,18 @@ def parse_seeds(text: str) -> list[int]:
         low, high = (int(part) for part in text.split("-", 1))
         return list(range(low, high + 1))
     return [int(part) for part in text.split(",")]
+
+
+def use_threads(threads: int | None) -> None:
+    """Threads per TensorFlow op (and at most 2 ops at once, as the tuner's workers run); None
+    leaves TensorFlow's default. Must run before TensorFlow's first op."""
+    import keras
+
+    if threads and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
 
 
 def load_data(path: str | None):
@@ -95,6 +110,9 @@ def main() -> int:
     parser.add_argument("config", type=Path, help="an exported best.json")
     parser.add_argument("--data", help="a local Keras-layout mnist.npz (default: Keras download)")
     parser.add_argument("--seeds", default="100-109", help="e.g. 100-109 or 1,2,3")
+    parser.add_argument(
+        "--threads", type=int, help="threads per op (default: the verdict's, else all cores)"
+    )
     parser.add_argument("--out", type=Path, help="also write the per-seed results as JSON")
     args = parser.parse_args()
     try:
@@ -103,6 +121,9 @@ def main() -> int:
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
         print(f"error: {args.config} is not an exported config: {e}", file=sys.stderr)
         return 2
+    threads = args.threads or (exported.get("verdict") or {}).get("threads")
+    use_threads(threads)
+    print(f"threads per op: {threads or 'TensorFlow default'}", flush=True)
     data = load_data(args.data)
     runs = []
     for seed in parse_seeds(args.seeds):

@@ -221,6 +221,8 @@ def verdict_of(
     chosen: Judgement,
     confirmed: Judgement,
 ) -> dict[str, Any]:
+    from tuner.training.backend import intra_op_threads
+
     confirm = result_of(confirmed)
     return {
         "trial": number,
@@ -232,6 +234,7 @@ def verdict_of(
         "wilson_95": confirm["wilson_95"],
         "rules_passed": confirm["rules_passed"],
         "confirm_seeds": [r["seed"] for r in confirm["runs"]],
+        "threads": intra_op_threads(),  # the judge's; plain Keras needs the same to match
         "choose": result_of(chosen),
         "confirm": confirm,
         "goal": asdict(spec.goal) if spec.goal else None,

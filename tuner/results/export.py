@@ -116,6 +116,7 @@ def _verdict_fields(verdict: dict[str, Any]) -> dict[str, Any]:
         "seeds": verdict["seeds"],
         "wilson_95": verdict["wilson_95"],
         "confirm_seeds": verdict["confirm_seeds"],
+        "threads": verdict.get("threads"),  # absent from verdicts before it was recorded
         "rules_passed": verdict["rules_passed"],
         "choose": {key: choose[key] for key in ("pass_rate", "passes", "seeds", "wilson_95")}
         | {"choose_seeds": [r["seed"] for r in choose["runs"]]},

@@ -26,6 +26,18 @@ def configure_worker() -> None:
         tf.config.experimental.set_memory_growth(gpu, True)
 
 
+def intra_op_threads() -> int | None:
+    """The threads one TensorFlow op may use in this process, when set (TUNER_THREADS), else
+    None. A seed's result can depend on it: the threads split a matmul's sums, and a 4-layer
+    net's test accuracy moved 1.7 points between 1 and 2 threads here. A verdict records it so
+    scripts/reproduce_keras.py trains with the same."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    return tf.config.threading.get_intra_op_parallelism_threads() or None
+
+
 def enable_determinism() -> None:
     """Same seed, same run: seeded ops plus deterministic kernels."""
     if keras.backend.backend() == "tensorflow":
