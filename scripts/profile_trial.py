@@ -14,8 +14,9 @@ throughput: `tuner.launch` with each tree's default --workers, same study file, 
             on timing, so the trials run differ; the time of the trials both runs trained with
             the same config and seed is compared too. With 1 worker the paths are the same.
 workers:    this tree at 1, 2 and 4 workers (1 is the profile's run, the default the throughput's).
-reporter:   seconds per capstone retrain of a 4-layer config (2 seeds, determinism on, as
-            `tuner.report --config` runs it), before and after.
+reporter:   seconds per capstone retrain of a 4-layer config (2 seeds, determinism on), as
+            `tuner.report --config` runs it (with learning curves) and as the main job's judges
+            do (without), before and after.
 accuracy:   5 configs x 5 seeds, validation accuracy and gap, before and after.
 """
 
