@@ -162,6 +162,26 @@ def test_plain_keras_reproduces_the_export_without_tuner(reached, mnist_path):
         assert ours["seed"] == theirs["seed"]
         assert abs(ours["test_accuracy"] - theirs["test_accuracy"]) <= 0.004
         assert theirs["passed"] == ours["passed"]
+    # The export's reporter command, on the first confirming seed: the verdict's figures exactly.
+    again = run_module(
+        "tuner.report",
+        "--config",
+        "out/best.json",
+        "--seeds",
+        "20000-20000",
+        "--no-baseline",
+        "--out",
+        "again",
+        "--data",
+        mnist_path,
+        cwd=tmp_path,
+    )
+    assert f"threads per op: {payload['verdict']['threads']}" in again.stdout, again.stderr
+    rerun = json.loads((tmp_path / "again/report.json").read_text())["candidates"][0]["runs"][0]
+    assert (rerun["test_accuracy"], rerun["train_accuracy"]) == (
+        measured[0]["test_accuracy"],
+        measured[0]["train_accuracy"],
+    )
     reference = build_model(payload["config"])
     assert plain[0]["layers"] == [layer.name for layer in reference.layers]
     assert plain[0]["optimizer"] == type(reference.optimizer).__name__

@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     study = None
     todo: list[tuple[str, dict[str, Any], int | None]]  # (label, config, trial number)
+    threads = None  # an export's verdict names the threads per op its judge trained with
     if args.study:
         spec = load_study_spec(args.study)
         study = open_study(args.study, resolve_url(args.storage))
@@ -93,11 +94,16 @@ def main(argv: list[str] | None = None) -> int:
             (f"trial {exported.get('best_trial')}", exported["config"], exported.get("best_trial"))
         ]
         name = exported.get("study", args.config.stem)
+        threads = (exported.get("verdict") or {}).get("threads")
     out = args.out or Path("reports") / name
     raw = load_mnist(args.data)
 
-    from tuner.training.backend import enable_determinism
+    from tuner.training.backend import enable_determinism, set_threads
 
+    if threads:
+        # The verdict's judge's threads per op: only the same split of the sums gives its figures.
+        set_threads(threads)
+        print(f"threads per op: {threads}, as the verdict's judge trained", flush=True)
     enable_determinism()
     judged: list[Judgement] = []
     chosen = None

@@ -20,10 +20,19 @@ def configure_worker() -> None:
 
     threads = int(os.environ.get("TUNER_THREADS", "0"))
     if threads > 0:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        set_threads(threads)
     for gpu in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def set_threads(threads: int) -> None:
+    """Threads per TensorFlow op, and at most 2 ops at once. Before TensorFlow's first op."""
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
 
 
 def intra_op_threads() -> int | None:
