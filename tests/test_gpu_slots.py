@@ -7,6 +7,8 @@ on PATH checks the parsing of the real one's output format.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tuner.errors import TunerError
@@ -50,3 +52,13 @@ def test_gpus_come_from_nvidia_smi_when_cuda_does_not_restrict_them(monkeypatch,
     fake.write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
     fake.chmod(0o755)
     assert visible_gpus() == ["0", "1"]
+
+
+def test_cpu_workers_share_the_cores_unless_tuner_threads_fixes_their_threads(monkeypatch):
+    monkeypatch.delenv("TUNER_THREADS", raising=False)
+    cores = os.cpu_count() or 1
+    assert [s["TUNER_THREADS"] for s in worker_slots(workers=2, gpus=None)] == [
+        str(max(1, cores // 2))
+    ] * 2
+    monkeypatch.setenv("TUNER_THREADS", "3")
+    assert [s["TUNER_THREADS"] for s in worker_slots(workers=2, gpus=None)] == ["3", "3"]

@@ -78,5 +78,7 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
             f"{'s' if workers != 1 else ''} instead",
             file=sys.stderr,
         )
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    # $TUNER_THREADS, when set, fixes the threads per op whatever the number of workers: a seed's
+    # result can depend on it, so runs with different --workers then give the same figures.
+    threads = int(os.environ.get("TUNER_THREADS") or 0) or max(1, (os.cpu_count() or 1) // workers)
     return [{"CUDA_VISIBLE_DEVICES": "", "TUNER_THREADS": str(threads)} for _ in range(workers)]
