@@ -122,6 +122,9 @@ def main() -> int:
         print(f"error: {args.config} is not an exported config: {e}", file=sys.stderr)
         return 2
     threads = args.threads or (exported.get("verdict") or {}).get("threads")
+    if threads is not None and (type(threads) is not int or threads < 1):
+        print(f"error: {args.config}: threads must be a positive integer", file=sys.stderr)
+        return 2
     use_threads(threads)
     print(f"threads per op: {threads or 'TensorFlow default'}", flush=True)
     data = load_data(args.data)

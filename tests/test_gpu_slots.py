@@ -62,3 +62,7 @@ def test_cpu_workers_share_the_cores_unless_tuner_threads_fixes_their_threads(mo
     ] * 2
     monkeypatch.setenv("TUNER_THREADS", "3")
     assert [s["TUNER_THREADS"] for s in worker_slots(workers=2, gpus=None)] == ["3", "3"]
+    for bad in ("abc", "0", "-2"):
+        monkeypatch.setenv("TUNER_THREADS", bad)
+        with pytest.raises(TunerError, match="TUNER_THREADS must be a positive integer"):
+            worker_slots(workers=2, gpus=None)

@@ -202,7 +202,10 @@ def test_report_bad_input_exit_2(tmp_path, mnist_path):
     wrong_rules.write_text(
         json.dumps({"config": config, "rules": {"capstone": {"min_test_accuracy": 87}}})
     )
+    wrong_threads = tmp_path / "wrong_threads.json"
+    wrong_threads.write_text(json.dumps({"config": config, "verdict": {"threads": "many"}}))
     for argv, expected in [
+        (["--config", str(wrong_threads)], "verdict.threads must be a positive integer"),
         (["--config", str(wrong_type)], "config.learning_rate: learning_rate must be a number"),
         (["--config", str(wrong_rules)], "rules.capstone.min_test_accuracy: must be a number"),
         (["--config", str(broken)], "not valid JSON"),

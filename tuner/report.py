@@ -94,16 +94,16 @@ def main(argv: list[str] | None = None) -> int:
             (f"trial {exported.get('best_trial')}", exported["config"], exported.get("best_trial"))
         ]
         name = exported.get("study", args.config.stem)
-        threads = (exported.get("verdict") or {}).get("threads")
-    out = args.out or Path("reports") / name
-    raw = load_mnist(args.data)
-
+        threads = _verdict_threads(exported, args.config)
     from tuner.training.backend import enable_determinism, set_threads
 
     if threads:
         # The verdict's judge's threads per op: only the same split of the sums gives its figures.
+        # Set before any TensorFlow work, which fixes them.
         set_threads(threads)
         print(f"threads per op: {threads}, as the verdict's judge trained", flush=True)
+    out = args.out or Path("reports") / name
+    raw = load_mnist(args.data)
     enable_determinism()
     judged: list[Judgement] = []
     chosen = None
@@ -170,6 +170,15 @@ def _export_rules(exported: dict[str, Any], path: Path) -> Capstone:
         return parse_section(rules if isinstance(rules, dict) else {}, "capstone", Capstone)
     except StudyFileError as e:
         raise TunerError(f"config file {path}: rules.{e.key}: {e.problem}") from None
+
+
+def _verdict_threads(exported: dict[str, Any], path: Path) -> int | None:
+    """The threads per op the export's verdict was judged with; None if it names none."""
+    verdict = exported.get("verdict")
+    threads = verdict.get("threads") if isinstance(verdict, dict) else None
+    if threads is not None and (type(threads) is not int or threads < 1):
+        raise TunerError(f"config file {path}: verdict.threads must be a positive integer")
+    return threads
 
 
 def _read_export(path: Path) -> dict[str, Any]:

@@ -80,5 +80,8 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
         )
     # $TUNER_THREADS, when set, fixes the threads per op whatever the number of workers: a seed's
     # result can depend on it, so runs with different --workers then give the same figures.
-    threads = int(os.environ.get("TUNER_THREADS") or 0) or max(1, (os.cpu_count() or 1) // workers)
+    fixed = os.environ.get("TUNER_THREADS", "")
+    if fixed and not (fixed.isdigit() and int(fixed) > 0):
+        raise TunerError(f"TUNER_THREADS must be a positive integer, got {fixed!r}")
+    threads = int(fixed) if fixed else max(1, (os.cpu_count() or 1) // workers)
     return [{"CUDA_VISIBLE_DEVICES": "", "TUNER_THREADS": str(threads)} for _ in range(workers)]
