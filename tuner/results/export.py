@@ -37,7 +37,7 @@ def build_export(
         raise TunerError(f"study {study.study_name!r}: trial #{trial.number} recorded no config")
     verdict = state.verdict if state.verdict and state.verdict["trial"] == trial.number else None
     feasible = record.is_feasible(trial)
-    model = build_model(config, stock_keras=True)  # plain Keras rebuilds it from the JSON
+    model = build_model(config)
     provenance = record.Provenance.read(study)
     seeds = verdict["confirm_seeds"] if verdict else None
     seed_arg = f" --seeds {seeds[0]}-{seeds[-1]}" if seeds else ""

@@ -32,15 +32,10 @@ DROPOUT_POSITIONS = ("all", "last", "second")
 STEPS_PER_EXECUTION = 8
 
 
-def build_model(config: dict[str, Any], *, stock_keras: bool = False) -> keras.Model:
+def build_model(config: dict[str, Any]) -> keras.Model:
     """A Sequential MLP: [Rescaling] [RandomTranslation] [GaussianNoise] [Dropout]
-    (Dense [Dropout])* Dense(10).
-
-    The shift is tuner.training.shift's faster RandomTranslation; `stock_keras` builds Keras'
-    own (the export's model, which plain Keras rebuilds without this package)."""
+    (Dense [Dropout])* Dense(10)."""
     import keras  # here, not at the top: see the module docstring
-
-    from tuner.training.shift import MatmulTranslation
 
     layers: list[keras.layers.Layer] = [keras.Input(shape=(784,))]
     # Scaling lives inside the model: the course's data definitions stay raw 0-255.
@@ -49,10 +44,11 @@ def build_model(config: dict[str, Any], *, stock_keras: bool = False) -> keras.M
     if config["shift"] > 0:
         # Augmentation inside the model, active only while training: each image moves by up
         # to `shift` of its size. The arrays stay the course's; the net stops memorizing them.
-        translation = keras.layers.RandomTranslation if stock_keras else MatmulTranslation
         layers += [
             keras.layers.Reshape((28, 28, 1), name="to_image"),
-            translation(config["shift"], config["shift"], fill_mode="constant", name="shift"),
+            keras.layers.RandomTranslation(
+                config["shift"], config["shift"], fill_mode="constant", name="shift"
+            ),
             keras.layers.Flatten(name="to_vector"),
         ]
     if config["input_noise"] > 0:
