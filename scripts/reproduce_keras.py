@@ -74,6 +74,11 @@ def run_seed(exported: dict, data, seed: int) -> dict:
 
     keras.utils.set_random_seed(seed)
     model = keras.models.model_from_json(json.dumps(exported["model"]))
+    if keras.backend.backend() == "jax":
+        # As the tuner builds it: Keras marks RandomTranslation unfit for XLA, which only
+        # TensorFlow lacks; on JAX the train step then compiles instead of running op by op.
+        for layer in model.layers:
+            layer.supports_jit = True
     compile_cfg = exported["compile"]
     model.compile(
         optimizer=keras.optimizers.deserialize(compile_cfg["optimizer"]),
