@@ -2,7 +2,7 @@
 side by side in one run. Prints every table and appends a section to docs/BENCHMARKS.md.
 
     PYTHONPATH=. python scripts/profile_trial.py [--trials 24] [--base main] [--data PATH]
-        [--part profile,throughput,workers,reporter,accuracy] [--no-doc]
+        [--part profile,throughput,workers,reporter,accuracy] [--workers-list 1,2,4] [--no-doc]
 
 profile:    one worker (1 worker = all cores) runs `--trials` mnist_mlp trials on a fresh SQLite
             study; the phases come from each trial's `timings` record (tuner/training/timing.py),
@@ -13,7 +13,10 @@ throughput: `tuner.launch` with each tree's default --workers, same study file, 
             with the profile, also before at 1 worker. With 2 workers the sampler's path depends
             on timing, so the trials run differ; the time of the trials both runs trained with
             the same config and seed is compared too. With 1 worker the paths are the same.
-workers:    this tree at 1, 2 and 4 workers (1 is the profile's run, the default the throughput's).
+workers:    this tree at each entry of --workers-list (default 1,2,4): N CPU workers, or gpu:K for
+            --gpus all --workers-per-gpu K (a GPU box, e.g. with KERAS_BACKEND=jax:
+            --part workers --workers-list 8,16,gpu:1,gpu:2,gpu:4). A run the profile or the
+            throughput part already made (1 worker, the default) is not repeated.
 reporter:   seconds per capstone retrain of a 4-layer config (2 seeds, determinism on), as
             `tuner.report --config` runs it (with learning curves) and as the main job's judges
             do (without), before and after.
@@ -83,15 +86,19 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def launch(tree: Path, work: Path, *, trials: int, workers: int | None, data: str | None):
-    """Run `tuner.launch` on a fresh SQLite study; (wall s, CPU s, the study's trials)."""
+def launch(tree: Path, work: Path, *, trials: int, workers: int | str | None, data: str | None):
+    """Run `tuner.launch` on a fresh SQLite study with `workers` (N, "gpu:K" or the default);
+    (wall s, CPU s, the study's trials)."""
     import optuna
 
     work.mkdir(parents=True)
     url = f"sqlite:///{work / 'optuna.db'}"
     cmd = [sys.executable, "-m", "tuner.launch", "--study", str(search_only(tree, work))]
     cmd += ["--storage", url, "--n-trials", str(trials)]
-    cmd += [] if workers is None else ["--workers", str(workers)]
+    if isinstance(workers, str) and workers.startswith("gpu:"):
+        cmd += ["--gpus", "all", "--workers-per-gpu", workers.removeprefix("gpu:")]
+    elif workers is not None:
+        cmd += ["--workers", str(workers)]
     cpu, start = children_cpu(), time.perf_counter()
     done = subprocess.run(cmd, cwd=work, env=child_env(tree, data), capture_output=True, text=True)
     wall, cpu = time.perf_counter() - start, children_cpu() - cpu
@@ -239,14 +246,17 @@ def main() -> int:
     parser.add_argument("--base", default="main")
     parser.add_argument("--part", default="profile,throughput,workers,reporter,accuracy")
     parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
+    parser.add_argument("--workers-list", default="1,2,4", help="N CPU workers or gpu:K")
     parser.add_argument("--no-doc", action="store_true")
     args = parser.parse_args()
     parts = set(args.part.split(","))
     load_start = benchlib.load_average()
     scratch = Path(tempfile.mkdtemp(prefix="profile_trial_"))
-    before, commit = export_base(args.base, scratch / "before")
     after = benchlib.ROOT
-    body: list[str] = [f"Before: `{commit}` (merge base with {args.base}); after: this tree."]
+    body: list[str] = []
+    if parts & {"throughput", "reporter", "accuracy"}:
+        before, commit = export_base(args.base, scratch / "before")
+        body.append(f"Before: `{commit}` (merge base with {args.base}); after: this tree.")
 
     def section(title: str, lines: list[str]) -> None:
         body.extend(["", f"### {title} (load {benchlib.load_average()})", "", *lines])
@@ -255,7 +265,7 @@ def main() -> int:
     rates: dict[str, float] = {}
     one_worker: tuple[float, float] | None = None
     w1_trials: list = []
-    if parts & {"profile", "workers"}:
+    if "profile" in parts:
         startup = variant(after, "startup", args.data)
         wall, cpu, w1_trials = launch(
             after, scratch / "w1", trials=args.trials, workers=1, data=args.data
@@ -266,7 +276,7 @@ def main() -> int:
             "Where a trial's time goes (this tree, 1 worker)",
             profile_table(wall, w1_trials, startup),
         )
-    if parts & {"throughput", "workers"}:
+    if "throughput" in parts:
         runs, studies = {}, {}
         for name, tree in (("before", before), ("after", after)):
             wall, cpu, studies[name] = launch(
@@ -297,15 +307,20 @@ def main() -> int:
             ],
         )
     if "workers" in parts:
-        for workers in (n for n in (2, 4) if str(n) not in rates):
+        wanted = args.workers_list.split(",")
+        for workers in (w for w in wanted if w not in rates):
             wall, _, trials = launch(
-                after, scratch / f"w{workers}", trials=args.trials, workers=workers, data=args.data
+                after,
+                scratch / f"w{workers.replace(':', '-')}",
+                trials=args.trials,
+                workers=workers if workers.startswith("gpu:") else int(workers),
+                data=args.data,
             )
-            rates[str(workers)] = rate(len(trials), wall)
+            rates[workers] = rate(len(trials), wall)
         section(
             "Workers on this machine (this tree)",
             benchlib.markdown_table(
-                ("workers", "trials/min"), [(k, f"{v:.2f}") for k, v in sorted(rates.items())]
+                ("workers", "trials/min"), [(w, f"{rates[w]:.2f}") for w in wanted]
             ),
         )
     if "reporter" in parts:
