@@ -15,7 +15,10 @@ settings: the plain loop with Keras' defaults against one speed setting at a tim
   Same seed each: "results equal" means the same final validation and train accuracy.
 bound: FLOPs of an epoch from the layer sizes (scripts/benchlib.fit_flops) divided by this
   machine's measured float32 matmul throughput, against the measured time of the second epoch
-  (the first includes tracing), for batch sizes 16-256.
+  (the first includes tracing), for batch sizes 16-256. `TUNER_THREADS=1` sets the threads per
+  op as each of two workers has them; two such runs at once measure the fits the product runs:
+      for i in 1 2; do TUNER_THREADS=1 PYTHONPATH=. python scripts/bench_fit.py --part bound \
+          --no-doc & done; wait
 """
 
 from __future__ import annotations
@@ -268,6 +271,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from tuner.study import Robustness, load_study_spec
+    from tuner.training.backend import configure_worker
+
+    configure_worker()  # $TUNER_THREADS, as a worker: run two at once to see two workers' fits
     from tuner.training.data import load_study_data
 
     spec = load_study_spec("mnist_mlp")

@@ -43,6 +43,7 @@ def matmul_gflops(n: int, m: int, k: int, *, seconds: float = 1.5) -> float:
 def part_bound(data, epochs: int, *, seed: int) -> list[str]:
     import keras
 
+    from tuner.training.backend import intra_op_threads
     from tuner.training.model import build_model
 
     peak = matmul_gflops(1024, 1024, 1024)
@@ -90,7 +91,8 @@ def part_bound(data, epochs: int, *, seed: int) -> list[str]:
     return [
         f"Course stack 784-256-128-10 ReLU, Adam, no augmentation, {len(data.train)} rows; time of "
         f"epoch {epochs} of {epochs} (tracing excluded). FLOPs = 3 x forward matmul FLOPs x rows. "
-        f"Peak TF float32 matmul (1024^3): {peak:.1f} GFLOP/s; numpy: {numpy_peak:.1f} GFLOP/s.",
+        f"Peak TF float32 matmul (1024^3): {peak:.1f} GFLOP/s; numpy: {numpy_peak:.1f} GFLOP/s. "
+        f"Threads per op: {intra_op_threads() or 'TensorFlow default'}.",
         "",
         *benchlib.markdown_table(
             [
