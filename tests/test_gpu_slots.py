@@ -12,7 +12,7 @@ import os
 import pytest
 
 from tuner.errors import TunerError
-from tuner.execution.slots import visible_gpus, worker_slots
+from tuner.execution.slots import cpu_shares, visible_gpus, worker_slots
 
 
 def test_one_process_per_gpu_slot_with_memory_growth(monkeypatch):
@@ -66,3 +66,13 @@ def test_cpu_workers_share_the_cores_unless_tuner_threads_fixes_their_threads(mo
         monkeypatch.setenv("TUNER_THREADS", bad)
         with pytest.raises(TunerError, match="TUNER_THREADS must be a positive integer"):
             worker_slots(workers=2, gpus=None)
+
+
+def test_cpu_workers_get_their_own_cores_in_turn(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert cpu_shares(2, 2) == ["0,1", "2,3"]
+    assert cpu_shares(4, 1) == ["0", "1", "2", "3"]
+    assert cpu_shares(3, 2) == ["0,1", "2,3", "0,1"]  # more threads than cores: they share
+    monkeypatch.delenv("TUNER_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert [s["TUNER_CPUS"] for s in worker_slots(workers=2, gpus=None)] == ["0,1", "2,3"]

@@ -1,9 +1,11 @@
 """Keras' JAX backend (KERAS_BACKEND=jax): a worker trains and reports trials with the image
-shift, and the shifted model's train step is compiled (uncompiled, an epoch took 15x longer)."""
+shift, the shifted model's train step is compiled (uncompiled, an epoch took 15x longer), and
+each CPU worker keeps to its own cores."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -36,14 +38,36 @@ def test_the_shifted_model_compiles_on_jax_and_stays_as_keras_chooses_on_tensorf
     assert seen == {"jax": True, "tensorflow": False}
 
 
-def test_a_jax_worker_trains_and_reports_shifted_trials(tmp_path, tiny_study, mnist_path):
+def test_a_jax_cpu_worker_keeps_to_its_cores():
+    """JAX has no threads-per-op setting: a CPU worker pins itself, every thread XLA starts
+    included, to the cores its slot got ($TUNER_CPUS)."""
+    core = max(os.sched_getaffinity(0))
+    code = (
+        "import glob, json, os, keras, jax; from tuner.training.backend import configure_worker; "
+        "configure_worker(); "
+        "jax.jit(lambda a: a @ a)(jax.numpy.ones((256, 256))).block_until_ready(); "
+        "print(json.dumps(sorted({open(f).read().split('Cpus_allowed_list:')[1].split()[0] "
+        "for f in glob.glob('/proc/self/task/*/status')})))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(ROOT), "KERAS_BACKEND": "jax", "TUNER_CPUS": str(core)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [str(core)]
+
+
+def test_jax_workers_train_and_report_shifted_trials(tmp_path, tiny_study, mnist_path):
     study_file = tiny_study(n_trials=2, epochs=2, extra="shift = 0.1\n")
     launch = run_module(
         "tuner.launch",
         "--study",
         study_file,
         "--workers",
-        "1",
+        "2",
         "--data",
         mnist_path,
         cwd=tmp_path,

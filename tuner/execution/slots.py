@@ -84,4 +84,19 @@ def worker_slots(*, workers: int, gpus: str | None, per_gpu: int = 1) -> list[di
     if fixed and not (fixed.isdigit() and int(fixed) > 0):
         raise TunerError(f"TUNER_THREADS must be a positive integer, got {fixed!r}")
     threads = int(fixed) if fixed else max(1, (os.cpu_count() or 1) // workers)
-    return [{"CUDA_VISIBLE_DEVICES": "", "TUNER_THREADS": str(threads)} for _ in range(workers)]
+    return [
+        {"CUDA_VISIBLE_DEVICES": "", "TUNER_THREADS": str(threads), "TUNER_CPUS": cpus}
+        for cpus in cpu_shares(workers, threads)
+    ]
+
+
+def cpu_shares(workers: int, threads: int) -> list[str]:
+    """The cores each CPU worker may run on, `threads` apiece, in turn over the cores this
+    process may use ("0,1", "2,3", ...). JAX has no thread setting of its own: a JAX worker
+    pins itself to its share (tuner.training.backend), or every worker would use every core."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = cores or list(range(os.cpu_count() or 1))
+    return [
+        ",".join(str(cores[(w * threads + t) % len(cores)]) for t in range(threads))
+        for w in range(workers)
+    ]

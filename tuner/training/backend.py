@@ -6,6 +6,7 @@ some GPU boxes have instead; everything here works with either.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import keras
@@ -15,7 +16,18 @@ def configure_worker() -> None:
     """A fair share of CPU threads per worker process, and GPU memory that grows on demand,
     so several small MLP trials can share one large GPU."""
     if keras.backend.backend() != "tensorflow":
-        return  # JAX: the pool sets XLA_PYTHON_CLIENT_PREALLOCATE=false for GPU workers
+        # JAX: the pool sets XLA_PYTHON_CLIENT_PREALLOCATE=false for GPU workers. A CPU worker
+        # keeps to its cores ($TUNER_CPUS from its slot): XLA has no thread setting, and its
+        # thread pool takes every core the process may use.
+        cpus = os.environ.get("TUNER_CPUS")
+        if cpus and hasattr(os, "sched_setaffinity"):
+            cores = {int(cpu) for cpu in cpus.split(",")}
+            # Every thread so far (imports start some); later ones inherit the calling thread's.
+            tasks = os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ["0"]
+            for task in tasks:
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                    os.sched_setaffinity(int(task), cores)
+        return
     import tensorflow as tf
 
     threads = int(os.environ.get("TUNER_THREADS", "0"))
