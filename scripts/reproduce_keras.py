@@ -78,7 +78,8 @@ def run_seed(exported: dict, data, seed: int) -> dict:
         # As the tuner builds it: Keras marks RandomTranslation unfit for XLA, which only
         # TensorFlow lacks; on JAX the train step then compiles instead of running op by op.
         for layer in model.layers:
-            layer.supports_jit = True
+            if isinstance(layer, keras.layers.RandomTranslation):
+                layer.supports_jit = True
     compile_cfg = exported["compile"]
     model.compile(
         optimizer=keras.optimizers.deserialize(compile_cfg["optimizer"]),
