@@ -1,13 +1,14 @@
-"""One trial's fit on the active Keras backend: seconds per epoch, whole trial, validation accuracy.
+"""One trial's fit on the active Keras backend: seconds per phase and epoch, validation accuracy.
 
     KERAS_BACKEND=jax PYTHONPATH=. python scripts/bench_backend.py [--uncompiled] [--data PATH]
     KERAS_BACKEND=tensorflow PYTHONPATH=. python scripts/bench_backend.py
 
-Each config is built and fitted twice as a search trial fits (5 epochs, validation on rows
-6000-16000 every epoch, then the training split evaluated), seeds 0 and 1; epoch 1 includes
-tracing or compiling. `--uncompiled` runs the train step without XLA, as Keras chose on JAX
-for any model with the image shift before tuner.training.model marked the layer compilable.
-Pin one core (`taskset -c 0`) to compare backends as one worker of two sees them.
+Each config is trained twice as a search trial trains it (tuner.training.objective's
+fit_and_measure: 5 epochs, validation on rows 6000-16000 every epoch, then the training split
+evaluated), seeds 0 and 1. Tracing or compiling is the first epoch's excess (PhaseTimer).
+`--uncompiled` runs the train step without XLA, as Keras chose on JAX for any model with the
+image shift before tuner.training.model marked the layer compilable. Pin one core
+(`taskset -c 0`) to compare backends as one worker of two sees them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import keras
 from bench.speed_variant import CONFIGS as ACCURACY_CONFIGS
 
+from tuner.training import objective
 from tuner.training.data import load_search_data
-from tuner.training.model import build_model
+from tuner.training.timing import PhaseTimer
 
 # Two of profile_trial's accuracy configs: the warm start and a larger net at batch 32.
 CONFIGS = {
@@ -36,52 +38,38 @@ CONFIGS = {
 }
 
 
-class EpochTimes(keras.callbacks.Callback):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--uncompiled", action="store_true")
     parser.add_argument("--data")
     args = parser.parse_args()
     data = load_search_data(args.data, train_rows=6000, validation_rows=(6000, 16000))
+    if args.uncompiled:
+        built = objective.build_model
+        objective.build_model = lambda config: _uncompiled(built(config))
     mode = "uncompiled" if args.uncompiled else "as built"
     print(f"backend {keras.backend.backend()}, train step {mode}")
     for name, config in CONFIGS.items():
         for seed in (0, 1):
-            keras.utils.set_random_seed(seed)
+            timer = PhaseTimer()
             start = time.perf_counter()
-            model = build_model(config)
-            if args.uncompiled:
-                model.jit_compile = False
-            timer = EpochTimes()
-            history = model.fit(
-                data.train.x,
-                data.train.y,
-                epochs=config["epochs"],
-                batch_size=config["batch_size"],
-                validation_data=(data.validation.x, data.validation.y),
-                validation_batch_size=1000,
-                callbacks=[timer],
-                verbose=0,
+            run = objective.fit_and_measure(
+                config, data.train, data.validation, seed=seed, timer=timer
             )
-            model.evaluate(data.train.x, data.train.y, batch_size=1000, verbose=0)
-            epochs = ", ".join(f"{s:.2f}" for s in timer.seconds)
+            phases = run["timings"]
+            epochs = ", ".join(f"{s:.2f}" for s in timer.steps)
             print(
-                f"{name}, seed {seed}: trial {time.perf_counter() - start:.2f} s, "
-                f"epochs [{epochs}] s, val {history.history['val_accuracy'][-1]:.4f}",
+                f"{name}, seed {seed}: trial {time.perf_counter() - start:.2f} s, tracing "
+                f"{phases['tracing']:.2f} s, train steps per epoch [{epochs}] s, validation "
+                f"{phases['validation']:.2f} s, val {run['val_accuracy']:.4f}",
                 flush=True,
             )
     return 0
+
+
+def _uncompiled(model: keras.Model) -> keras.Model:
+    model.jit_compile = False
+    return model
 
 
 if __name__ == "__main__":
