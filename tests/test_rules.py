@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tuner.results.rules import check_rules, data_definitions_unchanged, wilson_interval
+from tuner.judging.rules import check_rules, data_definitions_unchanged, wilson_interval
 from tuner.study import Capstone
 from tuner.training.data import Split, capstone_test, capstone_train, load_mnist
 

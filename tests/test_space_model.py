@@ -6,13 +6,8 @@ import optuna
 import pytest
 
 from tuner.study import load_study_spec, suggest
-from tuner.training.model import (
-    ACTIVATIONS,
-    DROPOUT_POSITIONS,
-    LOSSES,
-    OPTIMIZERS,
-    build_model,
-)
+from tuner.study.space import ACTIVATIONS, DROPOUT_POSITIONS, LOSSES, OPTIMIZERS
+from tuner.training.model import build_model
 
 SPACE = load_study_spec("mnist_mlp").space
 

@@ -55,7 +55,7 @@ def test_validating_once_gives_the_final_values_of_validating_every_epoch(tiny_d
 
 
 def test_judging_without_curves_gives_every_seed_the_same_figures(mnist_path):
-    from tuner.results.judge import judge
+    from tuner.judging.judge import CapstoneRetrain, Round, judge
     from tuner.study import Capstone
     from tuner.training.data import load_mnist
 
@@ -64,14 +64,11 @@ def test_judging_without_curves_gives_every_seed_the_same_figures(mnist_path):
     judged = {
         curves: judge(
             config,
+            [Round("judging", (3, 4), 0.5)],
+            run_seeds=CapstoneRetrain(config, raw, Capstone(), curves=curves),
             label="t",
             trial_number=None,
-            raw=raw,
-            seeds=[3, 4],
-            rules=Capstone(),
-            threshold=0.5,
-            curves=curves,
-        )
+        )[0]
         for curves in (True, False)
     }
     with_curves, without = judged[True].runs, judged[False].runs

@@ -1,7 +1,12 @@
 """Optuna-driven tuning of the course's Keras MLP on MNIST.
 
-The path a trial takes, one module each:
-data -> studyfile (search space) -> model -> objective/callbacks -> storage/worker/launch -> export.
+The rooms, lowest first; each imports only the rooms before it (tests/test_layout.py):
+    study      the study file: search space, sampler, constraints, goal; what a trial records
+    training   data, model, callbacks and the objective: one trial's fit
+    judging    retraining a config on the capstone split over seeds; the goal's judging state
+    execution  storage, workers, the trial budget, heartbeats: running trials in parallel
+    results    reports, the verdict's hand-over, export, plots, the dashboard
+and the commands on top: launch, worker, export, report, dashboard, plots (tuner.cli).
 """
 
 __all__ = ["__version__"]

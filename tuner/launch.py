@@ -22,11 +22,11 @@ import sys
 from tuner.cli import add_worker_arguments, run_cli
 from tuner.errors import TunerError
 from tuner.execution.create import create_study
-from tuner.execution.goal import GoalState, set_deadline
 from tuner.execution.pool import log_dir_of, run_pool
 from tuner.execution.ray_pool import check_ray_request, run_ray_pool
 from tuner.execution.slots import worker_slots
 from tuner.execution.storage import describe_db_error, redact, resolve_url
+from tuner.judging.records import GoalState, set_deadline
 from tuner.results.dashboard import DEFAULT_PORT, check_port, start_beside
 from tuner.results.verdict import REPORTS_DIR, candidate_lines, hand_over, headline
 from tuner.study import load_study_spec

@@ -25,7 +25,9 @@ from typing import Any
 from tuner.cli import run_cli
 from tuner.errors import StudyFileError, TunerError
 from tuner.execution.storage import open_study, resolve_url
-from tuner.results.judge import COURSE_ANSWER, Judgement, best_measured, candidates, judge
+from tuner.judging.candidates import best_measured, candidates
+from tuner.judging.judge import CapstoneRetrain, Judgement, Round, judge
+from tuner.results.exercises import COURSE_ANSWER
 from tuner.results.report import write_artifacts
 from tuner.study import DEFAULTS, Capstone, load_study_spec, record
 from tuner.study.parse import parse_section
@@ -105,34 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("reports") / name
     raw = load_mnist(args.data)
     enable_determinism()
+    rounds = [Round("judging", tuple(seeds), args.threshold)]
     judged: list[Judgement] = []
     chosen = None
     for label, config, number in todo:
-        judged.append(
-            judge(
-                config,
-                label=label,
-                trial_number=number,
-                raw=raw,
-                seeds=seeds,
-                rules=rules,
-                threshold=args.threshold,
-                stop_early=True,
-            )
-        )
-        if judged[-1].robust:
-            chosen = judged[-1]
+        retrain = CapstoneRetrain(config, raw, rules)
+        [judgement] = judge(config, rounds, run_seeds=retrain, label=label, trial_number=number)
+        judged.append(judgement)
+        if judgement.robust:
+            chosen = judgement
             break
     baseline = None
     if not args.no_baseline:
-        baseline = judge(
+        [baseline] = judge(
             COURSE_ANSWER,
+            rounds,
+            run_seeds=CapstoneRetrain(COURSE_ANSWER, raw, rules),
             label="course answer",
             trial_number=None,
-            raw=raw,
-            seeds=seeds,
-            rules=rules,
-            threshold=args.threshold,
+            stop_early=False,
         )
 
     write_artifacts(

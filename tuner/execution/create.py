@@ -14,8 +14,8 @@ import optuna_dashboard
 
 from tuner.errors import TunerError
 from tuner.execution.budget import BudgetLock
-from tuner.execution.goal import GoalState
 from tuner.execution.storage import open_storage, redact
+from tuner.judging.records import GoalState
 from tuner.study import StudySpec, record
 from tuner.study.record import count_trials
 

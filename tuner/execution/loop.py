@@ -27,7 +27,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from tuner import optuna_internals
 from tuner.errors import TunerError
-from tuner.execution import goal
 from tuner.execution.budget import BudgetLock
 from tuner.execution.heartbeat import CUT_OFF, Heartbeat, fail_and_retry, fail_beatless_trials
 from tuner.execution.lifeline import stop_with_launcher
@@ -38,6 +37,8 @@ from tuner.execution.storage import (
     redact,
     resolve_url,
 )
+from tuner.judging import goal
+from tuner.judging.records import GoalState
 from tuner.study import StudySpec, load_study_spec, record
 from tuner.study.record import count_trials
 from tuner.training.data import RawMnist, load_mnist, load_study_data
@@ -55,6 +56,13 @@ _stop_requested = False  # set by the first SIGINT/SIGTERM/SIGHUP: the worker is
 _stop_reason = "interrupted"  # the fail_reason of the trial a stop cuts off
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 LAUNCHER_GONE = "launcher gone"
+
+
+def stop_on_signals(*signals: signal.Signals) -> None:
+    """Stop this worker cleanly on these signals: the trial in flight ends FAIL with the reason
+    (SIGHUP: the launcher died), then the worker exits. Ray actors call it for SIGINT."""
+    for sig in signals:
+        signal.signal(sig, _on_stop_signal)
 
 
 def _on_stop_signal(signum: int, frame: object) -> None:
@@ -205,7 +213,7 @@ def _claim_work(
         with lock.hold():
             waited += time.perf_counter() - entered
             if spec.goal is not None:
-                state, now = goal.GoalState.read(study), time.time()
+                state, now = GoalState.read(study), time.time()
                 if state.reached or state.expired(now):
                     return None
                 candidate = goal.next_candidate(study, spec, state, now)
@@ -272,9 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format=f"[worker {args.index}] %(levelname)s %(message)s"
     )
-    signal.signal(signal.SIGINT, _on_stop_signal)  # even if started ignoring it
-    signal.signal(signal.SIGTERM, _on_stop_signal)  # docker stop -> clean FAIL
-    signal.signal(signal.SIGHUP, _on_stop_signal)
+    # SIGINT even if started ignoring it; SIGTERM: docker stop; SIGHUP: the launcher died.
+    stop_on_signals(*STOP_SIGNALS)
     stop_with_launcher()
     spec = load_study_spec(args.study)
     return run_worker(spec, resolve_url(None), args.data, index=args.index)

@@ -8,8 +8,8 @@ import time
 
 import optuna
 
-from tuner.execution.goal import GoalState
 from tuner.execution.storage import is_connection_error
+from tuner.judging.records import GoalState
 from tuner.study import record
 from tuner.study.record import StudyCounts, best_trial, count_trials
 

@@ -200,11 +200,11 @@ class _Worker:
     def __init__(self, control: Any, env: dict[str, str]) -> None:
         import ray
 
-        from tuner.execution.loop import _on_stop_signal, worker_name
+        from tuner.execution.loop import stop_on_signals, worker_name
 
         os.environ.update(env)  # before TensorFlow is imported, in `run`
         # Ray cannot interrupt a running actor method; a SIGINT handler can, as in a local worker.
-        signal.signal(signal.SIGINT, _on_stop_signal)
+        stop_on_signals(signal.SIGINT)
         ray.get(control.register.remote(worker_name()))
         threading.Thread(target=self._interrupt_on_stop, args=(control,), daemon=True).start()
 

@@ -1,11 +1,10 @@
 """What a study produced, and how it is shown.
 
-- rules:     the capstone rules and the Wilson pass-rate interval
-- judge:     retrain a config on the capstone split once per seed and check every rule
 - report:    the reporter's files (report.md, report.json, curves), attached to the study
 - verdict:   a goal study's verdict, on the terminal, in files and in the study's note
 - export:    the exported config (JSON)
 - plots:     learning curves, optimization history, importances
 - dashboard: optuna-dashboard on the study's storage
-- exercises: the course's exercises as data; course: their finished studies judged (docs/COURSE.md)
+- exercises: the course's exercises and its capstone answer, as data
+- course:    the exercises' finished studies judged (docs/COURSE.md)
 """

@@ -1,4 +1,4 @@
-"""The course's exercises (sections 2.2-2.9) as data: what each asks and the course's answer.
+"""The course's exercises (sections 2.2-2.9) and its capstone answer, as data.
 
 Each is a grid study in studies/course_*.toml; tuner.results.course judges a finished one.
 """
@@ -6,6 +6,27 @@ Each is a grid study in studies/course_*.toml; tuner.results.course judges a fin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from tuner.study import DEFAULTS
+
+# The course's own capstone answer (section 2.10) as its cell is written, which the reporter
+# judges beside the candidates: 256-128 sigmoid, one Dropout(0.5) after the second hidden
+# layer, SGD 0.1, batch 128, 10 epochs.
+COURSE_ANSWER: dict[str, Any] = {
+    **{k: v for k, v in DEFAULTS.items() if k != "units"},
+    "layers": [256, 128],
+    "n_layers": 2,
+    "activation": "sigmoid",
+    "dropout": 0.5,
+    "dropout_position": "second",
+    "loss": "categorical_crossentropy",
+    "optimizer": "sgd",
+    "learning_rate": 0.1,
+    "batch_size": 128,
+    "epochs": 10,
+    "rescale": False,
+}
 
 # What a verdict can compare: column title, and +1 when higher is better.
 METRICS = {

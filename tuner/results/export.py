@@ -12,8 +12,8 @@ from typing import Any
 import optuna
 
 from tuner.errors import TunerError
-from tuner.execution.goal import GoalState
 from tuner.execution.storage import redact
+from tuner.judging.records import GoalState, Verdict
 from tuner.study import record
 
 
@@ -29,17 +29,17 @@ def build_export(
     if trial_number is not None:
         trial = _complete_trial(study, trial_number)
     elif state.verdict is not None:
-        trial = _complete_trial(study, state.verdict["trial"])
+        trial = _complete_trial(study, state.verdict.trial)
     else:
         trial = _best_candidate(study, state)
     config = record.config(trial)
     if config is None:
         raise TunerError(f"study {study.study_name!r}: trial #{trial.number} recorded no config")
-    verdict = state.verdict if state.verdict and state.verdict["trial"] == trial.number else None
+    verdict = state.verdict_for(trial.number)
     feasible = record.is_feasible(trial)
     model = build_model(config)
     provenance = record.Provenance.read(study)
-    seeds = verdict["confirm_seeds"] if verdict else None
+    seeds = verdict.confirm_seeds if verdict else None
     seed_arg = f" --seeds {seeds[0]}-{seeds[-1]}" if seeds else ""
     return {
         "study": study.study_name,
@@ -90,14 +90,14 @@ def build_export(
 def describe_trial(trial: optuna.trial.FrozenTrial, state: GoalState) -> str:
     """What is known of a trial, in words: on validation, and on the capstone split."""
     words = ["feasible on validation" if record.is_feasible(trial) else "infeasible on validation"]
-    judging = state.judging.get(trial.number, {})
-    for phase, what in (("choose", "choosing"), ("confirm", "fresh")):
-        if phase in judging:
-            result = judging[phase]
-            words.append(f"passes {result['passes']}/{result['seeds']} {what} capstone seeds")
-    if "choose" not in judging:
+    judging = state.judging.get(trial.number)
+    rounds = (judging.choose, judging.confirm) if judging else (None, None)
+    for result, what in zip(rounds, ("choosing", "fresh"), strict=True):
+        if result is not None:
+            words.append(f"passes {result.passes}/{result.seeds} {what} capstone seeds")
+    if rounds[0] is None:
         words.append("not judged on the capstone split")
-    elif state.verdict is not None and state.verdict["trial"] == trial.number:
+    elif state.verdict_for(trial.number) is not None:
         words.append("confirmed")
     return ", ".join(words)
 
@@ -108,28 +108,31 @@ def keras_serialize(optimizer: Any) -> dict[str, Any]:
     return json.loads(json.dumps(keras.optimizers.serialize(optimizer)))
 
 
-def _verdict_fields(verdict: dict[str, Any]) -> dict[str, Any]:
-    choose = verdict["choose"]
+def _verdict_fields(verdict: Verdict) -> dict[str, Any]:
+    confirm, choose = verdict.confirm, verdict.choose
     return {
-        "pass_rate": verdict["pass_rate"],
-        "passes": verdict["passes"],
-        "seeds": verdict["seeds"],
-        "wilson_95": verdict["wilson_95"],
-        "confirm_seeds": verdict["confirm_seeds"],
-        "threads": verdict.get("threads"),  # absent from verdicts before it was recorded
-        "rules_passed": verdict["rules_passed"],
-        "choose": {key: choose[key] for key in ("pass_rate", "passes", "seeds", "wilson_95")}
-        | {"choose_seeds": [r["seed"] for r in choose["runs"]]},
-        "confirmed_at": verdict["confirmed_at"],
+        "pass_rate": confirm.pass_rate,
+        "passes": confirm.passes,
+        "seeds": confirm.seeds,
+        "wilson_95": list(confirm.wilson_95),
+        "confirm_seeds": verdict.confirm_seeds,
+        "threads": verdict.threads,
+        "rules_passed": confirm.rules_passed,
+        "choose": {
+            "pass_rate": choose.pass_rate,
+            "passes": choose.passes,
+            "seeds": choose.seeds,
+            "wilson_95": list(choose.wilson_95),
+            "choose_seeds": choose.seed_list,
+        },
+        "confirmed_at": verdict.confirmed_at,
     }
 
 
 def _best_candidate(study: optuna.Study, state: GoalState) -> optuna.trial.FrozenTrial:
     """With nothing confirmed: the judged candidate that passed most choosing seeds, else the
     best trial (feasible first)."""
-    judged = [
-        (rec["choose"]["pass_rate"], n) for n, rec in state.judging.items() if "choose" in rec
-    ]
+    judged = [(rec.choose.pass_rate, n) for n, rec in state.judging.items() if rec.choose]
     if judged:
         return _complete_trial(study, max(judged)[1])
     trial, _ = record.best_trial(study)

@@ -7,10 +7,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
+from tuner.execution.storage import artifact_dir
+from tuner.judging.judge import Judgement
+from tuner.judging.rules import RULES
 from tuner.results.export import write_json_atomically
-from tuner.results.judge import Judgement
-from tuner.results.rules import RULES
+from tuner.results.plots import plot_learning_curves, write_study_html
 from tuner.study import Capstone
 
 
@@ -97,8 +100,6 @@ def write_artifacts(
     baseline: Judgement | None,
     study: optuna.Study | None,
 ) -> None:
-    from tuner.results.plots import plot_learning_curves, write_study_html
-
     out.mkdir(parents=True, exist_ok=True)
     files = []
     for j in judged + ([baseline] if baseline else []):
@@ -129,10 +130,6 @@ def write_artifacts(
 
 def attach(study: optuna.Study, files: list[Path]) -> None:
     """Upload the report to the study as Optuna artifacts, where the dashboard lists them."""
-    from optuna.artifacts import FileSystemArtifactStore, upload_artifact
-
-    from tuner.execution.storage import artifact_dir
-
     store_dir = artifact_dir()
     store_dir.mkdir(parents=True, exist_ok=True)
     store = FileSystemArtifactStore(str(store_dir))

@@ -1,55 +1,44 @@
 """A goal study's verdict: what the judges found, on the terminal, in files and in the dashboard.
 
-The judging itself runs in the workers (tuner.execution.goal); this reads what they stored on
-the study and hands it over: one line per judged candidate, `report.md` and `report.json`
-(attached to the study, so the dashboard lists them), and a verdict section in the study's note.
+The judging runs in the workers (tuner.judging.goal); this reads what they stored on the study
+and hands it over: one line per judged candidate, `goal.md` and `goal.json` (attached to the
+study, so the dashboard lists them), and a verdict section in the study's note.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import optuna
 
-from tuner.execution.goal import GoalState
+from tuner.execution.create import write_note
+from tuner.judging.records import GoalState
+from tuner.judging.rules import RULES
 from tuner.results.export import write_json_atomically
-from tuner.results.rules import RULES
-from tuner.study import StudySpec
+from tuner.results.report import attach
+from tuner.study import StudySpec, record
 
 REPORTS_DIR = Path("reports")  # as the reporter's: reports/<study>/
-
-
-def describe(result: dict[str, Any]) -> str:
-    """`9/10 seeds, Wilson 95% [0.60, 0.98]` for a stored choosing or confirming result."""
-    lo, hi = result["wilson_95"]
-    early = " (stopped early)" if result["stopped_early"] else ""
-    return f"{result['passes']}/{result['seeds']} seeds{early}, Wilson 95% [{lo:.2f}, {hi:.2f}]"
 
 
 def candidate_lines(state: GoalState) -> list[str]:
     """One line per judged candidate, in the order they were judged."""
     lines = []
-    for number, rec in sorted(state.judging.items(), key=lambda item: item[1]["updated"]):
-        parts = [f"trial {number}: {rec.get('outcome', rec['phase'])}"]
-        if "choose" in rec:
-            parts.append(f"choosing {describe(rec['choose'])}")
-        if "confirm" in rec:
-            parts.append(f"confirming on fresh seeds {describe(rec['confirm'])}")
+    for number, rec in state.in_order():
+        parts = [f"trial {number}: {rec.outcome or rec.phase}"]
+        if rec.choose is not None:
+            parts.append(f"choosing {rec.choose.describe()}")
+        if rec.confirm is not None:
+            parts.append(f"confirming on fresh seeds {rec.confirm.describe()}")
         lines.append("; ".join(parts))
     return lines
 
 
 def headline(state: GoalState) -> str:
-    v = state.verdict
-    if v is None:
+    if state.verdict is None:
         return "goal not reached: no candidate was confirmed on fresh seeds"
-    lo, hi = v["wilson_95"]
-    return (
-        f"goal reached: trial {v['trial']} passes {v['passes']}/{v['seeds']} fresh capstone seeds "
-        f"(pass rate {v['pass_rate']:.2f}, Wilson 95% [{lo:.2f}, {hi:.2f}])"
-    )
+    return f"goal reached: {state.verdict.headline()}"
 
 
 def markdown(spec: StudySpec, state: GoalState) -> str:
@@ -66,20 +55,19 @@ def markdown(spec: StudySpec, state: GoalState) -> str:
     )
     lines += ["", "## Candidates", ""] + [f"- {line}" for line in candidate_lines(state)]
     if state.verdict is not None:
-        v = state.verdict
-        lines += ["", f"## Trial {v['trial']}", "", "```json", json.dumps(v["config"]), "```", ""]
-        lines += [f"- {rule}: {v['rules_passed'][rule]}/{v['seeds']} seeds" for rule in RULES]
+        v, c = state.verdict, state.verdict.confirm
+        lines += ["", f"## Trial {v.trial}", "", "```json", json.dumps(v.config), "```", ""]
+        lines += [f"- {rule}: {c.rules_passed[rule]}/{c.seeds} seeds" for rule in RULES]
         lines += [
             "",
             "| phase | seed | test acc | train acc | gap | pass |",
             "|---|---|---|---|---|---|",
         ]
-        for phase in ("choose", "confirm"):
-            for r in v[phase]["runs"]:
+        for phase, result in (("choose", v.choose), ("confirm", c)):
+            for r in result.runs:
                 lines.append(
-                    f"| {phase} | {r['seed']} | {r['test_accuracy']:.4f} | "
-                    f"{r['train_accuracy']:.4f} | {r['gap']:+.4f} | "
-                    f"{'PASS' if r['passed'] else 'fail'} |"
+                    f"| {phase} | {r.seed} | {r.test_accuracy:.4f} | {r.train_accuracy:.4f} | "
+                    f"{r.gap:+.4f} | {'PASS' if r.passed else 'fail'} |"
                 )
     return "\n".join(lines) + "\n"
 
@@ -93,17 +81,13 @@ def note_section(state: GoalState) -> str:
 def hand_over(study: optuna.Study, spec: StudySpec, out: Path) -> tuple[GoalState, list[Path]]:
     """Write the goal report into `out`, attach it to the study, and put the verdict in the
     study's note; returns the state and the files written."""
-    from tuner.execution.create import write_note
-    from tuner.results.report import attach
-    from tuner.study import record
-
     state = GoalState.read(study)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomically(
         {
             "study": spec.name,
-            "verdict": state.verdict,
-            "candidates": {str(n): rec for n, rec in sorted(state.judging.items())},
+            "verdict": state.verdict.to_json() if state.verdict else None,
+            "candidates": {str(n): rec.to_json() for n, rec in sorted(state.judging.items())},
         },
         out / "goal.json",
     )

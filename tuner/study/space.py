@@ -2,7 +2,8 @@
 
 A trial's *config* is the complete, plain-JSON description of a run:
 `tuner.training.model.build_model(config)` rebuilds the network from it, and the export and the
-reporter store it. The names a config may take (activations, losses, ...) belong to the model.
+reporter store it. The names a config may take (activations, losses, ...) are listed here, as
+plain data, so that a study file is checked without importing Keras.
 """
 
 from __future__ import annotations
@@ -14,8 +15,22 @@ from typing import Any
 import optuna
 
 from tuner.errors import StudyFileError
-from tuner.training.model import ACTIVATIONS, DROPOUT_POSITIONS, LOSSES, OPTIMIZERS
 
+# The config's vocabulary: the names build_model (tuner.training.model) understands.
+ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu")  # Keras activation names
+LOSSES = ("categorical_crossentropy", "mean_squared_error")  # Keras loss names
+# name: (keras.optimizers class, its arguments besides the learning rate)
+OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
+    "sgd": ("SGD", {}),
+    "momentum": ("SGD", {"momentum": 0.9}),
+    "adam": ("Adam", {}),
+    "rmsprop": ("RMSprop", {}),
+    "adagrad": ("Adagrad", {}),
+    "adadelta": ("Adadelta", {}),
+}
+# Where dropout goes: after every hidden layer, after the last one only, or after the second
+# one (the course's section 2.3 position).
+DROPOUT_POSITIONS = ("all", "last", "second")
 # What a search-space entry may name, and what values each accepts.
 CHOICES: dict[str, tuple[str, ...]] = {
     "activation": ACTIVATIONS,

@@ -1,7 +1,7 @@
 """Build and compile the course's MLP from a config (see tuner.study.space).
 
-The model's vocabulary (what a config may name) is plain data at the top, so the study file
-parser can check names against it without importing Keras: the launcher and the synthetic
+What a config may name (activations, losses, optimizers) is plain data in tuner.study.space,
+which the study file parser checks against without Keras: the launcher and the synthetic
 workers start without TensorFlow. Keras itself is imported by build_model.
 """
 
@@ -9,23 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tuner.study.space import OPTIMIZERS
+
 if TYPE_CHECKING:
     import keras
 
-ACTIVATIONS = ("sigmoid", "relu", "tanh", "elu", "gelu")  # Keras activation names
-LOSSES = ("categorical_crossentropy", "mean_squared_error")  # Keras loss names
-# name: (keras.optimizers class, its arguments besides the learning rate)
-OPTIMIZERS: dict[str, tuple[str, dict[str, float]]] = {
-    "sgd": ("SGD", {}),
-    "momentum": ("SGD", {"momentum": 0.9}),
-    "adam": ("Adam", {}),
-    "rmsprop": ("RMSprop", {}),
-    "adagrad": ("Adagrad", {}),
-    "adadelta": ("Adadelta", {}),
-}
-# Where dropout goes: after every hidden layer, after the last one only, or after the second
-# one (the course's section 2.3 position).
-DROPOUT_POSITIONS = ("all", "last", "second")
 # Training steps per call into the compiled train function. At batch 64 a step's arithmetic is
 # about 1 ms on one core and Keras' per-call overhead as much again or more; 8 steps per call
 # cut a 5-epoch fit by a third with the same results (docs/BENCHMARKS.md, issue 14 sections).

@@ -1,0 +1,222 @@
+"""The one judging loop: retrain a config once per seed on the capstone split, in rounds.
+
+A round is a list of seeds and the share of them a config must pass. `judge` runs the rounds in
+turn, gives up on a round as soon as its failures make that share unreachable, and starts the
+next round only when this one passed. The goal judges a candidate in two rounds (choose, then
+confirm on fresh seeds); the reporter in one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from tuner.judging.rules import RULES, check_rules, data_definitions_unchanged, wilson_interval
+from tuner.study import Capstone
+from tuner.training.data import RawMnist, Split, capstone_test, capstone_train
+
+
+@dataclass(frozen=True)
+class Round:
+    """Seeds to retrain on and the share of them that must pass."""
+
+    name: str  # how progress and records name it: "choosing", "confirming", "judging"
+    seeds: tuple[int, ...]
+    pass_rate: float
+
+    def allowed_failures(self) -> int:
+        return len(self.seeds) - math.ceil(self.pass_rate * len(self.seeds) - 1e-9)
+
+
+@dataclass
+class SeedRun:
+    seed: int
+    test_accuracy: float
+    train_accuracy: float  # evaluated on X_train after training (dropout off)
+    epoch_log_accuracy: float  # Keras' running accuracy of the last epoch, dropout on
+    gap: float  # train_accuracy - test_accuracy
+    epochs: int
+    rules: dict[str, bool]
+    history: dict[str, list[float]] = field(repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return all(self.rules.values())
+
+
+@dataclass
+class Judgement:
+    """One round's outcome for one config."""
+
+    label: str
+    config: dict[str, Any]
+    trial_number: int | None
+    runs: list[SeedRun]
+    threshold: float
+    planned_seeds: int
+
+    @property
+    def passes(self) -> int:
+        return sum(run.passed for run in self.runs)
+
+    @property
+    def pass_rate(self) -> float:
+        # No seed run (the job's time ran out first): nothing passed, nothing is known.
+        return self.passes / len(self.runs) if self.runs else 0.0
+
+    @property
+    def stopped_early(self) -> bool:
+        return len(self.runs) < self.planned_seeds
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        return wilson_interval(self.passes, len(self.runs)) if self.runs else (0.0, 1.0)
+
+    @property
+    def robust(self) -> bool:
+        return not self.stopped_early and self.pass_rate >= self.threshold
+
+    def rules_passed(self) -> dict[str, int]:
+        return {rule: sum(r.rules[rule] for r in self.runs) for rule in RULES}
+
+    def summary(self) -> dict[str, Any]:
+        """Everything, curves included, as the reporter's report.json holds it."""
+        return {
+            "label": self.label,
+            "trial_number": self.trial_number,
+            "config": self.config,
+            "pass_rate": self.pass_rate,
+            "passes": self.passes,
+            "seeds": len(self.runs),
+            "wilson_95": list(self.interval),
+            "robust": self.robust,
+            "stopped_early": self.stopped_early,
+            "rules_passed": self.rules_passed(),
+            "runs": [{**asdict(r), "passed": r.passed} for r in self.runs],
+        }
+
+
+def accuracy(model: Any, split: Split) -> float:
+    """Exact share of correct rows (k/n), so the rule boundaries are exact."""
+    predicted = model.predict(split.x, batch_size=2048, verbose=0).argmax(axis=1)
+    return float((predicted == split.y.argmax(axis=1)).sum()) / len(split)
+
+
+class SeedRunner(Protocol):
+    """Retrains one config on seeds and checks the rules; `batch` seeds at a time."""
+
+    batch: int
+
+    def __call__(self, seeds: Sequence[int]) -> list[SeedRun]: ...
+
+
+def judge(
+    config: dict[str, Any],
+    rounds: Sequence[Round],
+    *,
+    run_seeds: SeedRunner,
+    label: str,
+    trial_number: int | None,
+    on_round: Callable[[Round], None] | None = None,
+    on_seed: Callable[[Round, Judgement], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    stop_early: bool = True,
+) -> list[Judgement]:
+    """Judge `config` round by round; returns one Judgement per round started.
+
+    A round stops early once its failures make its pass rate unreachable (unless not
+    `stop_early`: a baseline's full table); the next round starts only after a robust one.
+    on_round(r) is called as a round starts, on_seed(r, j) after each batch of seeds,
+    should_stop() before each batch (a job's time budget).
+    """
+    judged: list[Judgement] = []
+    for round_ in rounds:
+        if on_round is not None:
+            on_round(round_)
+        j = Judgement(label, config, trial_number, [], round_.pass_rate, len(round_.seeds))
+        judged.append(j)
+        for start in range(0, len(round_.seeds), run_seeds.batch):
+            failures = len(j.runs) - j.passes
+            if stop_early and failures > round_.allowed_failures():
+                print(
+                    f"  {label}: {failures} failures, it can no longer reach the "
+                    f"{round_.pass_rate:.0%} of {round_.name}",
+                    flush=True,
+                )
+                break
+            if should_stop is not None and should_stop():
+                print(f"  {label}: stopped after {len(j.runs)} seeds (out of time)", flush=True)
+                return judged
+            for run in run_seeds(round_.seeds[start : start + run_seeds.batch]):
+                j.runs.append(run)
+                print(
+                    f"  {label} seed {run.seed}: test {run.test_accuracy:.4f} train "
+                    f"{run.train_accuracy:.4f} gap {run.gap:+.4f} "
+                    f"{'PASS' if run.passed else 'fail'}",
+                    flush=True,
+                )
+            if on_seed is not None:
+                on_seed(round_, j)
+        if not j.robust:
+            break
+    return judged
+
+
+class CapstoneRetrain:
+    """Retrains a config on the course's capstone split, one plain fit per seed, and checks
+    every rule. The model is reset and reused from seed to seed: no tracing per seed.
+
+    curves=False skips the per-epoch test and train accuracy the learning curves plot: every
+    seed's final figures are the same (evaluation draws no random numbers), and each epoch
+    measures 16,000 rows fewer.
+    """
+
+    batch = 1
+
+    def __init__(
+        self, config: dict[str, Any], raw: RawMnist, rules: Capstone, *, curves: bool = True
+    ) -> None:
+        self.config, self.rules, self.curves = config, rules, curves
+        self.train, self.test = capstone_train(raw), capstone_test(raw)
+        self.unchanged = data_definitions_unchanged(self.train, self.test, raw)
+        self.model: Any = None
+
+    def __call__(self, seeds: Sequence[int]) -> list[SeedRun]:
+        return [self._run(seed) for seed in seeds]
+
+    def _run(self, seed: int) -> SeedRun:
+        from tuner.training.callbacks import TrainAccuracy
+        from tuner.training.objective import fit_and_measure
+
+        train, test, config = self.train, self.test, self.config
+        # The course plots accuracy and val_accuracy with the test set as validation data; the
+        # train accuracy the gap rule uses (dropout off) is recorded per epoch beside them.
+        if self.curves:
+            measured = [TrainAccuracy(train, rows=len(train))]
+            result = fit_and_measure(
+                config, train, test, seed=seed, callbacks=measured, reuse=self.model
+            )
+        else:
+            result = fit_and_measure(config, train, None, seed=seed, reuse=self.model)
+        self.model = result["model"]
+        test_acc, train_acc = accuracy(self.model, test), accuracy(self.model, train)
+        verdict = check_rules(
+            test_accuracy=test_acc,
+            train_accuracy=train_acc,
+            epochs=config["epochs"],
+            data_unchanged=self.unchanged,
+            rules=self.rules,
+        )
+        history = result["history"]
+        return SeedRun(
+            seed,
+            test_acc,
+            train_acc,
+            history["accuracy"][-1],
+            train_acc - test_acc,
+            config["epochs"],
+            verdict,
+            history,
+        )
