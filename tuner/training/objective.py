@@ -198,8 +198,8 @@ class Objective:
     def _constrain_pruned(self, trial: optuna.Trial, history: dict[str, list[float]]) -> None:
         """Give a pruned trial constraint values too. Optuna's TPE counts a pruned trial without
         them as feasible and ranks it above every infeasible complete trial; while nothing is
-        feasible yet, it then samples more of the useless early-pruned configs (seen here: 107
-        of 150 trials pruned, all predicting one class). Judged by its best epoch so far."""
+        feasible yet, it then samples more of the useless early-pruned configs (nets that
+        predict one class). Judged by its best epoch so far."""
         rules = self.spec.constraints
         accuracies = [a for a in history.get("val_accuracy", []) if np.isfinite(a)]
         best = max(accuracies, default=0.0)

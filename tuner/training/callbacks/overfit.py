@@ -6,8 +6,8 @@
 
 A rule fires once it has held `patience` epochs in a row and validation accuracy has made no new
 best during those epochs: overfitting that still comes with better validation accuracy is not
-stopped. Without that guard, on the 1,500-row epochs study, runs that overfit by loss but crept
-up half a point in accuracy until epoch 15-20 were pruned, and the best result was lost.
+stopped: a run whose validation loss turns up can still creep up in accuracy for many epochs,
+and the best result would be lost.
 
 The rules share that bookkeeping (OverfitRule) and differ only in `holds`. ReportAndPrune asks
 them after each epoch, with the curves recorded so far.
