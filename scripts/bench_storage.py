@@ -1,17 +1,20 @@
-"""Benchmark part 4: the storage layer at scale, with a synthetic objective that sleeps.
+"""Benchmark: the storage layer at scale, with a synthetic objective that sleeps.
 
-    PYTHONPATH=. python scripts/bench_storage.py [--postgres 8,16,32] [--pgbouncer 32,64,128]
+    python -m scripts.bench_storage [--postgres 8,16,32] [--pgbouncer 32,64,128]
         [--pool-size 20] [--sqlite 2,4] [--n-trials 300] [--epoch-seconds 0.02]
-        [--pg postgresql://postgres@127.0.0.1:5432] [--timeout 600] [--data PATH] [--no-doc]
+        [--pg postgresql://postgres@127.0.0.1:5432] [--timeout 600] [--data PATH]
+        [--sampler-trials 1000,5000,10000] [--doc PATH]
 
-Each run is `python -m tuner.launch --study <synthetic study> --storage URL --workers N` on a
-fresh database (PostgreSQL: CREATE DATABASE bench_storage_<random>, dropped afterwards; SQLite:
-a fresh file). `--pgbouncer` runs go through a PgBouncer (transaction pooling, --pool-size server
-connections) started for the run in front of the same server (scripts/pgserver.py). The study
-is mnist_mlp's space, sampler and pruner with a `[synthetic]` table and validation accuracy as
-its metric (tuner.study.overrides writes it): each trial sleeps epoch_seconds per epoch (5
-epochs) and reports every epoch, so the worker, budget lock, heartbeat and pruner traffic is the
-real code's and TensorFlow is never imported.
+Run from the repository root. Each run is `python -m tuner.launch --study <synthetic study>
+--storage URL --workers N` on a fresh database (PostgreSQL: CREATE DATABASE
+bench_storage_<random>, dropped afterwards; SQLite: a fresh file). `--pgbouncer` runs go through
+a PgBouncer (transaction pooling, --pool-size server connections) started for the run in front
+of the same server (scripts/pgserver.py). The study is mnist_mlp's space, sampler and pruner
+with a `[synthetic]` table and validation accuracy as its metric (scripts/bench/variants.py
+writes it): each trial sleeps epoch_seconds per epoch (5 epochs) and reports every epoch, so the
+worker, budget lock, heartbeat and pruner traffic is the real code's and TensorFlow is never
+imported. At the end it prints a dated markdown section to fold into docs/BENCHMARKS.md by hand
+(--doc PATH writes it to PATH instead).
 
 Figures per run:
 - trials/s: finished trials / (last completion - first start), worker start-up excluded;
@@ -24,6 +27,7 @@ Figures per run:
 - peak server connections: pg_stat_activity for the run's database, sampled every 0.2 s;
 - read whole study: one study.get_trials() at the end, as every claim and progress line does;
   database MB: pg_database_size at the end (an empty database is about 7.5 MB).
+--sampler-trials also times mnist_mlp's TPE sampler per trial at those study sizes, in memory.
 """
 
 from __future__ import annotations
@@ -42,13 +46,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scripts.bench import doc
+from scripts.bench.storage_figures import measure, sampler_seconds
+from scripts.pgserver import PgBouncer, ServerConnections
 
-import benchlib
-from bench.storage_figures import measure, sampler_seconds
-from pgserver import PgBouncer, ServerConnections
-
+MODULE = "scripts.bench_storage"
 CONNECTIONS_PER_WORKER = 4  # docs/STORAGE.md: pool 2 + 1 overflow, plus the budget lock's one
 ERROR_PATTERN = re.compile(
     r"too many clients|connection .*(refused|failed|closed)|could not connect|"
@@ -82,8 +84,8 @@ def pg_admin(base: str, sql: str) -> list[tuple]:
 def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]:
     import optuna
 
+    from scripts.bench.variants import write_variant
     from tuner.execution.storage import open_storage
-    from tuner.study.overrides import write_variant
 
     work = Path(tempfile.mkdtemp(prefix=f"bench_storage_{kind}{workers}_"))
     name = f"synth_{kind}_{workers}"
@@ -93,11 +95,8 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     # No [goal] or warm starts: judging needs real capstone retrains, and the storage load is
     # the search's.
     search_only = {"goal": None, "warm_start": None}
-    write_variant(
-        "mnist_mlp",
-        {"name": name, "n_trials": args.n_trials, **synthetic, **search_only},
-        study_file,
-    )
+    overrides = {"name": name, "n_trials": args.n_trials, **synthetic, **search_only}
+    write_variant("mnist_mlp", overrides, study_file)
     facts: dict[str, Any] = {"backend": kind, "workers": workers, "target": args.n_trials}
     db = None
     bouncer = None
@@ -123,19 +122,8 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
             facts["connections_needed"] = args.pool_size
     else:
         url = f"sqlite:///{work / 'optuna.db'}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "tuner.launch",
-        "--study",
-        str(study_file),
-        "--storage",
-        url,
-        "--workers",
-        str(workers),
-    ]
-    if args.data:
-        cmd += ["--data", args.data]
+    cmd = [sys.executable, "-m", "tuner.launch", "--study", str(study_file), "--storage", url]
+    cmd += ["--workers", str(workers), *(["--data", args.data] if args.data else [])]
     start = time.perf_counter()
     err_path = work / "launch.err"
     # The connections this run really holds on the server (not the bouncer's clients).
@@ -146,7 +134,7 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
             cwd=work,
             stdout=subprocess.DEVNULL,
             stderr=err,
-            env={**os.environ, "PYTHONPATH": benchlib.python_path()},
+            env={**os.environ, "PYTHONPATH": doc.python_path()},
             start_new_session=True,
         )
         try:
@@ -175,19 +163,14 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
             measure(study, workers=workers, sleep=5 * args.epoch_seconds, target=args.n_trials)
         )
         if db:
-            facts["db_mb"] = round(
-                int(pg_admin(args.pg, f"SELECT pg_database_size('{db}')")[0][0]) / 2**20, 1
-            )
+            size = pg_admin(args.pg, f"SELECT pg_database_size('{db}')")[0][0]
+            facts["db_mb"] = round(int(size) / 2**20, 1)
         # Release the storage's pooled connections before the database is dropped.
         storage.engine.dispose()
     finally:
         logs = [p.read_text(errors="replace") for p in (work / "runs" / "logs").rglob("*.log")]
-        error_lines = [
-            line
-            for text in [*logs, launch_err]
-            for line in text.splitlines()
-            if ERROR_PATTERN.search(line)
-        ]
+        lines = [line for text in [*logs, launch_err] for line in text.splitlines()]
+        error_lines = [line for line in lines if ERROR_PATTERN.search(line)]
         facts["connection_errors"] = len(error_lines)
         facts["first_error"] = error_lines[0][:200] if error_lines else ""
         if bouncer:
@@ -198,133 +181,96 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     return facts
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--postgres", default="8,16,32", help="worker counts on PostgreSQL ('' for none)"
-    )
-    parser.add_argument(
-        "--pgbouncer", default="", help="worker counts through PgBouncer ('' for none)"
-    )
-    parser.add_argument(
-        "--pool-size", type=int, default=20, help="PgBouncer's server connections (default 20)"
-    )
-    parser.add_argument(
-        "--sqlite", default="2,4", help="worker counts on the SQLite default ('' for none)"
-    )
-    parser.add_argument("--n-trials", type=int, default=300)
-    parser.add_argument("--epoch-seconds", type=float, default=0.02)
-    parser.add_argument(
-        "--pg", default="postgresql://postgres@127.0.0.1:5432", help="server URL without a database"
-    )
-    parser.add_argument("--timeout", type=float, default=600)
-    parser.add_argument("--data", default=os.environ.get("TUNER_DATA"))
-    parser.add_argument(
-        "--sampler-trials",
-        default="",
-        help="study sizes to time the TPE sampler at, e.g. 1000,5000,10000 ('' for none)",
-    )
-    parser.add_argument("--no-doc", action="store_true")
-    args = parser.parse_args()
-    plan = [
-        (kind, int(n))
-        for kind, counts in (
-            ("postgres", args.postgres),
-            ("pgbouncer", args.pgbouncer),
-            ("sqlite", args.sqlite),
+HEADER = (
+    *("storage", "workers", "finished/target", "trials/s", "worker ms/trial not sleeping"),
+    *("in-trial overhead ms (median)", "read whole study ms", "database MB", "lost"),
+    *("duplicate (overshoot)", "FAIL", "retries", "RUNNING left", "connection error lines"),
+    "PG server connections: sampled peak; at most 4/worker of max_connections, or the PgBouncer "
+    "pool",
+    *("launch rc", "launch wall s"),
+)
+# The table's figures after storage and workers, as run_one's facts name them.
+FIGURES = (
+    *("trials_per_s", "overhead_ms_per_trial", "in_trial_overhead_ms", "read_study_ms", "db_mb"),
+    *("lost", "overshoot", "failed", "retries", "running_left"),
+)
+
+
+def row(kind: str, workers: int, facts: dict[str, Any], pool_size: int) -> list[Any]:
+    if kind == "postgres":
+        conn = (
+            f"peak {facts['peak_connections']}; at most {facts['connections_needed']} "
+            f"of {facts['max_connections']} ({facts['connections_in_use_before']} in use before)"
         )
-        for n in counts.split(",")
-        if n
+    else:
+        conn = (
+            f"peak {facts['peak_connections']}; pool {pool_size}" if kind == "pgbouncer" else "n/a"
+        )
+    return [
+        *(kind, workers, f"{facts.get('finished', 0)}/{facts['target']}"),
+        *(facts.get(key, "-") for key in FIGURES),
+        *(facts["connection_errors"], conn, facts["launch_rc"], facts["launch_seconds"]),
     ]
-    load_start = benchlib.load_average()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {MODULE}", description=(__doc__ or "").split("\n")[0]
+    )
+    add = parser.add_argument
+    add("--postgres", default="8,16,32", help="worker counts on PostgreSQL ('' for none)")
+    add("--pgbouncer", default="", help="worker counts through PgBouncer ('' for none)")
+    add("--pool-size", type=int, default=20, help="PgBouncer's server connections (default 20)")
+    add("--sqlite", default="2,4", help="worker counts on the SQLite default ('' for none)")
+    add("--n-trials", type=int, default=300)
+    add("--epoch-seconds", type=float, default=0.02)
+    add("--pg", default="postgresql://postgres@127.0.0.1:5432", help="server URL, no database")
+    add("--timeout", type=float, default=600)
+    add("--data", default=os.environ.get("TUNER_DATA"))
+    add("--sampler-trials", default="", help="study sizes to time TPE at, e.g. 1000,5000")
+    add("--doc", type=Path, help="write the section to PATH instead of printing it")
+    args = parser.parse_args()
+    kinds = (("postgres", args.postgres), ("pgbouncer", args.pgbouncer), ("sqlite", args.sqlite))
+    plan = [(kind, int(n)) for kind, counts in kinds for n in counts.split(",") if n]
+    load_start = doc.load_average()
     rows, notes = [], []
     for kind, workers in plan:
         facts = run_one(kind, workers, args)
         print(facts, flush=True)
-        conn = (
-            f"peak {facts['peak_connections']}; at most {facts['connections_needed']} "
-            f"of {facts['max_connections']} ({facts['connections_in_use_before']} in use before)"
-            if kind == "postgres"
-            else f"peak {facts['peak_connections']}; pool {args.pool_size}"
-            if kind == "pgbouncer"
-            else "n/a"
-        )
-        rows.append(
-            [
-                kind,
-                workers,
-                f"{facts.get('finished', 0)}/{facts['target']}",
-                facts.get("trials_per_s", "-"),
-                facts.get("overhead_ms_per_trial", "-"),
-                facts.get("in_trial_overhead_ms", "-"),
-                facts.get("read_study_ms", "-"),
-                facts.get("db_mb", "-"),
-                facts.get("lost", "-"),
-                facts.get("overshoot", "-"),
-                facts.get("failed", "-"),
-                facts.get("retries", "-"),
-                facts.get("running_left", "-"),
-                facts["connection_errors"],
-                conn,
-                facts["launch_rc"],
-                facts["launch_seconds"],
-            ]
-        )
+        rows.append(row(kind, workers, facts, args.pool_size))
         if facts["first_error"]:
             notes.append(
                 f"- {kind} x{workers}: first connection error line: `{facts['first_error']}`"
             )
     sampler_sizes = [int(n) for n in args.sampler_trials.split(",") if n]
     if sampler_sizes:
-        timings = sampler_seconds(sampler_sizes)
         notes += [
-            "",
+            *([""] if notes else []),
             "TPE (mnist_mlp's sampler: multivariate, group) time to sample one trial, "
             "median of 5, in memory:",
             "",
-            *benchlib.markdown_table(
+            *doc.markdown_table(
                 ["finished trials in the study", "seconds per trial sampled"],
-                [(size, f"{seconds:.3f}") for size, seconds in timings],
+                [(size, f"{seconds:.3f}") for size, seconds in sampler_seconds(sampler_sizes)],
             ),
         ]
-    load_end = benchlib.load_average()
-    table = benchlib.markdown_table(
-        [
-            "storage",
-            "workers",
-            "finished/target",
-            "trials/s",
-            "worker ms/trial not sleeping",
-            "in-trial overhead ms (median)",
-            "read whole study ms",
-            "database MB",
-            "lost",
-            "duplicate (overshoot)",
-            "FAIL",
-            "retries",
-            "RUNNING left",
-            "connection error lines",
-            "PG server connections: sampled peak; at most 4/worker of max_connections, "
-            "or the PgBouncer pool",
-            "launch rc",
-            "launch wall s",
-        ],
-        rows,
+    body = [
+        "Synthetic mnist_mlp study (TPE multivariate, percentile pruner, 5 reports per "
+        f"trial), {args.n_trials} trials per run, {args.epoch_seconds} s sleep per epoch "
+        f"({5 * args.epoch_seconds:.2f} s per full trial).",
+        "",
+        *doc.markdown_table(HEADER, rows),
+        *([""] if notes else []),
+        *notes,
+    ]
+    text = doc.section(
+        "Storage at scale",
+        command=doc.command_line(MODULE, sys.argv[1:]),
+        load_start=load_start,
+        load_end=doc.load_average(),
+        body=body,
     )
-    print("\n".join(table + notes))
-    if not args.no_doc:
-        body = [
-            "Synthetic mnist_mlp study (TPE multivariate, percentile pruner, 5 reports per "
-            f"trial), {args.n_trials} trials per run, {args.epoch_seconds} s sleep per epoch "
-            f"({5 * args.epoch_seconds:.2f} s per full trial).",
-            "",
-            *table,
-            "",
-            *notes,
-        ]
-        benchlib.append_section(
-            "Part 4: storage at scale", load_start=load_start, load_end=load_end, body=body
-        )
+    doc.publish(text, args.doc)
     return 0
 
 

@@ -3,9 +3,9 @@
     python scripts/course_table.py [--storage URL] [--out docs/COURSE.md] [--only STUDY ...]
 
 Run each exercise first, e.g. `python -m tuner.launch --study course_2_2_structure`; the
-studies are listed in tuner/course.py. Every number in the file comes from the storage, and
-the file says which command wrote it. Prints each study's wall time (first trial start to last
-trial end). Exit 2 when a study is missing or unfinished.
+studies are listed in tuner/results/exercises.py. Every number in the file comes from the
+storage, and the file says which command wrote it. Prints each study's wall time (first trial
+start to last trial end). Exit 2 when a study is missing or unfinished.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import optuna
 

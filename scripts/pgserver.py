@@ -1,5 +1,6 @@
-"""PostgreSQL-side helpers shared by tests/test_pgbouncer.py and scripts/bench_storage.py:
-Debian's pgbouncer started in front of a server, and the server's connection count sampled.
+"""PostgreSQL-side helpers shared by tests/test_pgbouncer.py and the storage benchmark
+(python -m scripts.bench_storage): Debian's pgbouncer started in front of a server, and the
+server's connection count sampled.
 """
 
 from __future__ import annotations

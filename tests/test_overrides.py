@@ -1,4 +1,5 @@
-"""Study-file variants: overrides deep-merge, go through the parser, and round-trip as TOML."""
+"""Study-file variants (scripts/bench/variants.py, the benchmarks' study writer): overrides
+deep-merge, go through the parser, and round-trip as TOML."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from scripts.bench.variants import merge, write_variant
 from tuner.errors import TunerError
 from tuner.study import load_study_spec
-from tuner.study.overrides import merge, write_variant
 
 
 def test_merge_replaces_values_and_merges_tables_key_by_key() -> None:
@@ -48,3 +49,11 @@ def test_bad_override_fails_like_a_bad_file_and_writes_nothing(tmp_path: Path) -
     with pytest.raises(TunerError, match=r"bad\.toml: n_trials: must be a positive integer"):
         write_variant("mnist_mlp", {"n_trials": 0}, path)
     assert not path.exists()
+
+
+def test_the_search_benchmark_variant_has_no_warm_start(tmp_path: Path) -> None:
+    """The product arm starts from nothing, as the peers do: no `[[warm_start]]` config."""
+    assert load_study_spec("mnist_mlp").warm_start  # the study's own file has some
+    spec = write_variant("mnist_mlp", {"warm_start": None}, tmp_path / "cold.toml")
+    assert spec.warm_start == ()
+    assert "warm_start" not in (tmp_path / "cold.toml").read_text()

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 
 import psycopg2
 import pytest
-from conftest import FAST_HEARTBEAT, PG_ADMIN_USER, PG_HOST, PG_PORT, ROOT
+from conftest import FAST_HEARTBEAT, PG_ADMIN_USER, PG_HOST, PG_PORT
 from optuna.trial import TrialState
 from test_postgres import (
     assert_exact_budget,
@@ -27,8 +26,7 @@ from test_postgres import (
     wait_for,
 )
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from pgserver import PgBouncer, ServerConnections
+from scripts.pgserver import PgBouncer, ServerConnections
 
 # Server connections per (database, user): half the 4 workers, each of which holds up to 4
 # client connections (15 server connections when they connect directly). A pool smaller than

@@ -1,12 +1,12 @@
-"""What every arm shares: the clock, the goal's rule for a pass, and the result an arm reports.
+"""What every search arm shares: the clock, the goal's rule for a pass, and the result it reports.
 
 An arm passes once a config is confirmed on fresh capstone seeds, by the rule the product's own
-workers use (tuner.execution.goal.choose_then_confirm, with mnist_mlp's [goal]): judged on the
-choosing seeds at `choose_pass_rate`, then, if chosen, on the confirming seeds at `pass_rate`,
-each stopping early once the threshold is out of reach. A peer judges each trial that passes
-the validation stand-in (the study's [constraints]); the product's workers judge their own
-candidates. A confirmation counts only within the budget; the time counted is the wall time at
-confirmation.
+workers use (tuner.judging.goal.goal_rounds with mnist_mlp's [goal], judged by
+tuner.judging.judge.judge): retrained on the choosing seeds at `choose_pass_rate`, then, if
+chosen, on the confirming seeds at `pass_rate`, each round stopping early once its threshold is
+out of reach. A peer judges each trial that passes the validation stand-in (the study's
+[constraints]); the product's workers judge their own candidates. A confirmation counts only
+within the budget; the time counted is the wall time at confirmation.
 
 BENCH_SMOKE_ACCEPT=1 (a smoke test of the stop path, never for figures): every trial passes the
 stand-in and the goal shrinks to one choosing and one confirming seed at a pass rate of 0, so
@@ -22,19 +22,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tuner.results.judge import Judgement
+    from tuner.judging import RoundResult
     from tuner.study import Goal
 
 STUDY = "mnist_mlp"
 START = time.perf_counter()
 SMOKE = os.environ.get("BENCH_SMOKE_ACCEPT") == "1"
 # The goal under BENCH_SMOKE_ACCEPT=1 (the study's [goal] otherwise).
-SMOKE_GOAL: dict[str, Any] = {
-    "choose_seeds": 1,
-    "choose_pass_rate": 0.0,
-    "confirm_seeds": 1,
-    "pass_rate": 0.0,
-}
+SMOKE_GOAL: dict[str, Any] = dict(choose_seeds=1, choose_pass_rate=0.0, confirm_seeds=1)
+SMOKE_GOAL["pass_rate"] = 0.0
 
 
 def elapsed() -> float:
@@ -60,97 +56,84 @@ class ArmRun:
     workers: int  # the product's workers; the peers run one trial at a time
 
 
+def counts(result: RoundResult | None) -> str:
+    """'9/10' for a round; '2/4, stopped' when it stopped early; '-' when it never started."""
+    if result is None:
+        return "-"
+    return f"{result.passes}/{result.seeds}" + (", stopped" if result.stopped_early else "")
+
+
+def found_config(
+    trial: int, config: dict[str, Any], seconds: float, confirm: RoundResult
+) -> dict[str, Any]:
+    """A confirmed config as a run reports it: its trial, its time, its confirming round."""
+    return {
+        "trial": trial,
+        "config": config,
+        "seconds": round(seconds, 1),
+        "pass_rate": confirm.pass_rate,
+        "passes": confirm.passes,
+        "seeds": confirm.seeds,
+        "wilson_95": [round(x, 3) for x in confirm.wilson_95],
+    }
+
+
 class Confirmer:
     """A peer's judge: the stand-in, then the goal's rule; remembers the first confirmed config."""
 
     def __init__(self, run: ArmRun) -> None:
+        from tuner.judging.goal import goal_rounds
         from tuner.study import load_study_spec
         from tuner.training.data import load_mnist, load_study_data
 
         self.run = run
         self.spec = load_study_spec(STUDY)
-        self.goal = bench_goal(self.spec.goal)
+        self.rounds = goal_rounds(bench_goal(self.spec.goal))
         self.data = load_study_data(self.spec, run.data_path)
         self.raw = load_mnist(run.data_path)
         self.judged: list[dict[str, Any]] = []  # one line per candidate judged
         self.found: dict[str, Any] = {}
 
-    def stand_in(self, *, val_accuracy: float, gap: float) -> bool:
-        return SMOKE or self.spec.constraints.margin(val_accuracy, gap) >= 0
-
-    def confirmed(self, config: dict[str, Any], *, trial: int) -> bool:
-        """Judge `config` by the goal's rule; True (and remembered) if confirmed in the budget."""
-        from tuner.execution.goal import choose_then_confirm, result_of
-        from tuner.results.judge import judge
-
-        def judge_on(phase: str, seeds: list[int], threshold: float) -> Judgement:
-            return judge(
-                config,
-                label=f"trial {trial} {phase}",
-                trial_number=trial,
-                raw=self.raw,
-                seeds=seeds,
-                rules=self.spec.capstone,
-                threshold=threshold,
-                stop_early=True,
-                should_stop=lambda: elapsed() > self.run.budget_seconds,
-                curves=False,  # the judgement stores no curves
-            )
-
-        chosen, confirmed = choose_then_confirm(self.goal, judge_on)
-        seconds = elapsed()
-        line = {"trial": trial, "choose": counts(result_of(chosen)), "at_seconds": round(seconds)}
-        if confirmed is not None:
-            line["confirm"] = counts(result_of(confirmed))
-        self.judged.append(line)
-        if confirmed is None or not confirmed.robust or seconds > self.run.budget_seconds:
-            return False
-        self.found = {
-            "trial": trial,
-            "config": config,
-            "seconds": round(seconds, 1),
-            "pass_rate": confirmed.pass_rate,
-            "passes": confirmed.passes,
-            "seeds": len(confirmed.runs),
-            "wilson_95": [round(x, 3) for x in confirmed.interval],
-        }
-        return True
-
     def passes(
         self, config: dict[str, Any], *, trial: int, val_accuracy: float, gap: float
     ) -> bool:
-        """A peer's trial: the stand-in, then (only if it holds) the goal's rule."""
-        if not self.stand_in(val_accuracy=val_accuracy, gap=gap):
+        """A peer's trial: the stand-in, then (only if it holds) the goal's rule. True (and
+        remembered) if confirmed within the budget."""
+        if not (SMOKE or self.spec.constraints.margin(val_accuracy, gap) >= 0):
             return False
-        return self.confirmed(config, trial=trial)
+        from tuner.judging import RoundResult, judge
+        from tuner.judging.goal import confirmed
+        from tuner.judging.judge import CapstoneRetrain
 
-
-def counts(summary: dict[str, Any]) -> str:
-    """'9/10' for a judgement as stored (tuner.execution.goal.result_of); '2/4, stopped' when it
-    stopped early."""
-    stopped = ", stopped" if summary["stopped_early"] else ""
-    return f"{summary['passes']}/{summary['seeds']}{stopped}"
+        judged = judge(
+            config,
+            self.rounds,
+            # The product's judges store no curves either.
+            run_seeds=CapstoneRetrain(config, self.raw, self.spec.capstone, curves=False),
+            label=f"trial {trial}",
+            trial_number=trial,
+            should_stop=lambda: elapsed() > self.run.budget_seconds,
+        )
+        seconds = elapsed()
+        rounds = [RoundResult.of(j) for j in judged]
+        line: dict[str, Any] = {"trial": trial, "choose": counts(rounds[0])}
+        if len(rounds) > 1:
+            line["confirm"] = counts(rounds[1])
+        self.judged.append({**line, "at_seconds": round(seconds)})
+        if not confirmed(judged) or seconds > self.run.budget_seconds:
+            return False
+        self.found = found_config(trial, config, seconds, rounds[1])
+        return True
 
 
 def arm_result(
-    found: dict[str, Any],
-    *,
-    seconds: float,
-    trials: int,
-    epochs: int,
-    judged: list[dict[str, Any]],
+    config: dict[str, Any], *, seconds: float, trials: int, epochs: int, judged: list[Any]
 ) -> dict[str, Any]:
-    """What a run reports to the scheduler (a JSON line): confirmed when `found` is set, with its
-    time; otherwise censored at `seconds`, the run's end."""
-    return {
-        "passed": bool(found),
-        "seconds": round(found["seconds"] if found else seconds, 1),
-        "trials": trials,
-        "epochs": epochs,
-        "pass_rate": found.get("pass_rate"),
-        "found": found,
-        "judged": judged,
-    }
+    """What a run reports to the scheduler (a JSON line): confirmed when `config` (found_config)
+    is set, with its time; otherwise censored at `seconds`, the run's end."""
+    seconds = round(config["seconds"] if config else seconds, 1)
+    result = dict(passed=bool(config), seconds=seconds, trials=trials, epochs=epochs)
+    return {**result, "pass_rate": config.get("pass_rate"), "found": config, "judged": judged}
 
 
 def peer_result(confirm: Confirmer, *, trials: int, epochs: int) -> dict[str, Any]:

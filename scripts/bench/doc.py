@@ -1,139 +1,111 @@
-"""The summary table of the arms' runs, the ratio product / best peer, and the section appended
-to docs/BENCHMARKS.md."""
+"""What every benchmark reports besides its figures: the command, the machine, the libraries and
+the load average, in a dated markdown section for a human to fold into docs/BENCHMARKS.md.
+
+A benchmark prints its section; with --doc PATH it writes it to PATH instead. It never edits
+docs/BENCHMARKS.md itself: that file holds the current figures only, chosen by hand.
+"""
 
 from __future__ import annotations
 
-import json
-import math
-import statistics
-from typing import TYPE_CHECKING, Any
+import datetime as dt
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
-import benchlib
-
-if TYPE_CHECKING:
-    from tuner.study import Goal
-
-# The raw results kept in the doc; the product's run also has pruned, launch_rc and, when its
-# verdict came after the budget, verdict_after_budget; a run that crashed has error.
-DETAILS = (
-    *("seed", "passed", "seconds", "trials", "epochs", "pass_rate", "found", "judged"),
-    *("pruned", "launch_rc", "verdict_after_budget", "error", "load_before"),
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARIES = (
+    *("optuna", "tensorflow", "jax", "keras", "numpy", "sqlalchemy", "psycopg2-binary"),
+    "keras-tuner",
 )
-PRODUCT = "product"
 
 
-def median_seconds(runs: list[dict[str, Any]]) -> float:
-    """Median seconds to a confirmed config, a censored run counting as infinite."""
-    return statistics.median(r["seconds"] if r["passed"] else math.inf for r in runs)
+def python_path() -> str:
+    """PYTHONPATH for a child process: this checkout first, so it runs this checkout's code."""
+    return os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
 
-def median_or_censored(runs: list[dict[str, Any]], key: str, budget: float) -> str:
-    """Median of `key` over the runs, a censored run counting as infinite."""
-    med = statistics.median(r[key] if r["passed"] else math.inf for r in runs)
-    if med == math.inf:
-        return f"> {budget:.0f} s budget" if key == "seconds" else "not reached"
-    return f"{med:.0f}" if key == "seconds" else f"{med:g}"
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
 
 
-def per_seed(run: dict[str, Any]) -> str:
-    found = run["found"]
-    if run["passed"]:
-        outcome = f"confirmed {run['seconds']:.0f} s, {found['passes']}/{found['seeds']}"
-    else:
-        outcome = f"censored ({run['seconds']:.0f} s)"
-    return f"s{run['seed']}: {outcome}, {run['trials']} trials"
+def gpu_summary() -> str:
+    query = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
+    try:
+        out = subprocess.run(query, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "none"
+    names = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    return ", ".join(names) if out.returncode == 0 and names else "none"
 
 
-def summary_table(results: dict[str, list[dict[str, Any]]], budget: float) -> list[str]:
-    rows = []
-    for arm, runs in results.items():
-        rates = [r["found"]["pass_rate"] for r in runs if r["passed"]]
-        rows.append(
-            [
-                arm,
-                f"{sum(r['passed'] for r in runs)}/{len(runs)}",
-                median_or_censored(runs, "seconds", budget),
-                median_or_censored(runs, "trials", budget),
-                ", ".join(f"{x:.2f}" for x in rates) or "-",
-                "; ".join(per_seed(r) for r in runs),
-            ]
-        )
-    header = [
-        "arm",
-        "confirmed",
-        "median wall s to confirmed",
-        "median trials to confirmed",
-        "confirmed pass rates",
-        "per seed",
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def versions() -> str:
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return f"Python {platform.python_version()}, Keras backend {backend}, " + ", ".join(found)
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} CPU cores ({cpu_model()}), {memory:.0f} GiB, GPU: {gpu_summary()}"
+
+
+def command_line(module: str, args: Sequence[str]) -> str:
+    """How to run this benchmark again: `TUNER_DATA=... python -m MODULE ARGS`."""
+    data = os.environ.get("TUNER_DATA")
+    prefix = f"TUNER_DATA={shlex.quote(data)} " if data else ""
+    return prefix + shlex.join(["python", "-m", module, *args])
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def section(
+    title: str, *, command: str, load_start: str, load_end: str, body: Sequence[str]
+) -> str:
+    """One dated section: `title`, the command, machine, versions and load, then `body`."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## {title} ({stamp})",
+        "",
+        f"- Command: `{command}`",
+        f"- Machine: {machine()}",
+        f"- Libraries: {versions()}",
+        f"- Load average (1/5/15 min) at start: {load_start}; at end: {load_end}",
+        "",
+        *body,
     ]
-    return benchlib.markdown_table(header, rows)
+    return "\n".join(lines) + "\n"
 
 
-def ratio_line(results: dict[str, list[dict[str, Any]]], budget: float) -> str | None:
-    """The product's median time to a confirmed config over the best peer's; None without both."""
-    peers = {arm: median_seconds(runs) for arm, runs in results.items() if arm != PRODUCT}
-    if PRODUCT not in results or not peers:
-        return None
-    best = min(peers, key=lambda arm: peers[arm])
-    ours, theirs = median_seconds(results[PRODUCT]), peers[best]
-    head = f"Ratio product / best peer ({best}), median wall time to a confirmed config: "
-    if ours < math.inf and theirs < math.inf:
-        return head + f"{ours / theirs:.2f}x ({ours:.0f} s / {theirs:.0f} s)."
-    if ours < math.inf:
-        return head + f"< {ours / budget:.2f}x (every peer's median is censored at {budget:.0f} s)."
-    if theirs < math.inf:
-        return head + f"> {budget / theirs:.2f}x (the product's median is censored)."
-    return head + "not measured (every median is censored)."
-
-
-def goal_text(goal: Goal) -> str:
-    """The rule every arm meets, in words."""
-    return (
-        f"judged on {goal.choose_seeds} choosing capstone seeds (passes "
-        f"{goal.choose_pass_rate:.0%} of them), then confirmed on {goal.confirm_seeds} fresh "
-        f"seeds (passes {goal.pass_rate:.0%}), each stopping early once out of reach"
-    )
-
-
-def append_section(
-    results: dict[str, list[dict[str, Any]]],
-    table: list[str],
-    ratio: str | None,
-    *,
-    goal: Goal,
-    budget: float,
-    seeds: list[int],
-    workers: int,
-    parallel: int,
-    load_start: str,
-    load_end: str,
-) -> None:
-    details = {
-        arm: [{k: r[k] for k in DETAILS if k in r} for r in runs] for arm, runs in results.items()
-    }
-    at_once = (
-        f"{parallel} runs at once, each pinned to one CPU core. "
-        if parallel > 1
-        else "one run at a time. "
-    )
-    body = [
-        f"Budget per (arm, seed): {budget:.0f} s wall, seeds {seeds}; product with "
-        f"{workers} worker(s), the peers one trial at a time in one process; "
-        + at_once
-        + f"An arm passes with its first config confirmed within the budget: {goal_text(goal)}. "
-        "Censored runs (none confirmed within the budget) count as infinite in the medians.",
-        "",
-        *table,
-        *(["", ratio] if ratio else []),
-        "",
-        "<details><summary>Raw results (judged: each candidate's choosing and confirming "
-        "passes)</summary>",
-        "",
-        "```json",
-        json.dumps(details, indent=1, default=str),
-        "```",
-        "</details>",
-    ]
-    benchlib.append_section(
-        "Part 1: time to a confirmed config", load_start=load_start, load_end=load_end, body=body
-    )
+def publish(text: str, path: Path | None) -> None:
+    """Print the section for a human to paste; with a path, write it there instead."""
+    if path is None:
+        print("\n" + text, end="")
+        return
+    path.write_text(text)
+    print(f"wrote the section to {path}", file=sys.stderr)

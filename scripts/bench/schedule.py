@@ -1,13 +1,15 @@
 """Each (arm, seed) in its own process, and the one JSON line it prints back.
 
 By default one run at a time, with every core. With parallel = N > 1, N at once, each pinned
-to its own CPU core, so every arm gets the same compute.
+to its own CPU core (and the product's workers to one thread per op), so every arm gets the same
+compute.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
-import benchlib
+from scripts.bench.confirm import arm_result
+from scripts.bench.doc import ROOT, load_average, python_path
 
 RESULT = "RESULT "  # a run's last line: RESULT {json}
 
@@ -44,25 +47,13 @@ class _Running:
         line = next((x for x in stdout.splitlines() if x.startswith(RESULT)), None)
         if line is None:
             print(stdout[-2000:], stderr[-4000:], file=sys.stderr)
-            result: dict[str, Any] = {
-                "passed": False,
-                "seconds": float("nan"),
-                "trials": 0,
-                "epochs": 0,
-                "pass_rate": None,
-                "found": {},
-                "judged": [],
-                "error": stderr.strip().splitlines()[-1:],
-            }
+            result = arm_result({}, seconds=math.nan, trials=0, epochs=0, judged=[])
+            result["error"] = stderr.strip().splitlines()[-1:]
         else:
             result = json.loads(line[len(RESULT) :])
         result.update(seed=self.seed, load_before=self.load_before)
-        found = result["found"]
-        outcome = (
-            f"confirmed #{found['trial']} {found['passes']}/{found['seeds']}"
-            if result["passed"]
-            else "censored"
-        )
+        f = result["found"]
+        outcome = f"confirmed #{f['trial']} {f['passes']}/{f['seeds']}" if f else "censored"
         print(
             f"{self.arm:14s} seed {self.seed}: {outcome} {result['seconds']:.0f} s, "
             f"{result['trials']} trials, {result['epochs']} epochs, judged {result['judged']}",
@@ -86,6 +77,7 @@ def run_all(
                 arm, seed = pending.pop(0)
                 slot = free.pop(0)
                 pin = {cores[slot]} if parallel > 1 else None
+                threads = {"TUNER_THREADS": "1"} if pin else {}
                 out = files.enter_context(tempfile.TemporaryFile("w+"))
                 err = files.enter_context(tempfile.TemporaryFile("w+"))
                 proc = subprocess.Popen(
@@ -93,10 +85,13 @@ def run_all(
                     stdout=out,
                     stderr=err,
                     text=True,
-                    env={**os.environ, "PYTHONPATH": benchlib.python_path()},
+                    cwd=ROOT,
+                    # A pinned run's product workers get one thread per op, as TensorFlow in a
+                    # peer's process does on one core.
+                    env={**os.environ, "PYTHONPATH": python_path(), **threads},
                     preexec_fn=(lambda pin=pin: os.sched_setaffinity(0, pin)) if pin else None,
                 )
-                running[slot] = _Running(arm, seed, proc, out, err, benchlib.load_average())
+                running[slot] = _Running(arm, seed, proc, out, err, load_average())
             time.sleep(1)
             for slot, run in list(running.items()):
                 if run.proc.poll() is None:

@@ -1,4 +1,5 @@
-"""What scripts/bench_storage.py measures of a finished run, and TPE's time per sampled trial."""
+"""What the storage benchmark (scripts/bench_storage.py) measures of a finished run, and TPE's
+time per sampled trial."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def sampler_seconds(sizes: list[int], *, asks: int = 5) -> list[tuple[int, float
     filler = optuna.create_study(
         study_name="fill",
         storage=storage,
-        direction=spec.direction,
+        direction=optuna.study.StudyDirection[spec.direction.upper()],
         sampler=optuna.samplers.RandomSampler(seed=0),
     )
     timed = optuna.load_study(study_name="fill", storage=storage, sampler=spec.make_sampler())

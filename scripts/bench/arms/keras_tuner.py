@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import keras
 import keras_tuner as kt
 
-from bench.confirm import ArmRun, Confirmer, elapsed, peer_result
+from scripts.bench.confirm import ArmRun, Confirmer, elapsed, peer_result
 from tuner.study import suggest
 from tuner.training.callbacks import EVAL_BATCH
 from tuner.training.model import build_model
+
+if TYPE_CHECKING:
+    import optuna
 
 
 class _Stop(kt.errors.FatalError):
@@ -23,7 +26,8 @@ class _Stop(kt.errors.FatalError):
 
 
 class _HpTrial:
-    """Lets tuner.study.space.suggest sample from Keras Tuner's HyperParameters: same space."""
+    """Lets tuner.study.suggest sample from Keras Tuner's HyperParameters: same space (suggest
+    calls only these three methods of an Optuna trial)."""
 
     def __init__(self, hp: kt.HyperParameters) -> None:
         self.hp = hp
@@ -52,15 +56,18 @@ class _Mlp(kt.HyperModel):
         self.confirm, self.run = confirm, run
         self.trials = self.epochs = 0
 
+    def config(self, hp: kt.HyperParameters) -> dict[str, Any]:
+        return suggest(cast("optuna.Trial", _HpTrial(hp)), self.confirm.spec.space)
+
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         if elapsed() > self.run.budget_seconds:
             raise _Stop("budget")
-        config = suggest(_HpTrial(hp), self.confirm.spec.space)
+        config = self.config(hp)
         keras.utils.set_random_seed(self.run.seed + self.trials)
         return build_model(config)
 
     def fit(self, hp, model, x, y, validation_data=None, callbacks=None, **kwargs):
-        config = suggest(_HpTrial(hp), self.confirm.spec.space)
+        config = self.config(hp)
         trial, self.trials = self.trials, self.trials + 1
         last = int(kwargs.get("epochs", config["epochs"]))
         first = int(kwargs.get("initial_epoch", 0))
@@ -89,26 +96,19 @@ class _Mlp(kt.HyperModel):
         return {"val_accuracy": val_accuracy}
 
 
-def run_bayes(run: ArmRun) -> dict[str, Any]:
-    return _search("kt_bayes", run)
-
-
-def run_hyperband(run: ArmRun) -> dict[str, Any]:
-    return _search("kt_hyperband", run)
-
-
-def _search(kind: str, run: ArmRun) -> dict[str, Any]:
+def run(arm: str, run: ArmRun) -> dict[str, Any]:
+    """kt_bayes or kt_hyperband."""
     confirm = Confirmer(run)
     model = _Mlp(confirm, run)
     common: dict[str, Any] = {
         "objective": kt.Objective("val_accuracy", "max"),
         "seed": run.seed,
         "directory": tempfile.mkdtemp(prefix="bench_kt_"),
-        "project_name": kind,
+        "project_name": arm,
         "overwrite": True,
     }
     tuner: kt.Tuner
-    if kind == "kt_bayes":
+    if arm == "kt_bayes":
         tuner = kt.BayesianOptimization(model, max_trials=10_000, **common)
     else:
         epochs = confirm.spec.space["epochs"].value

@@ -13,21 +13,16 @@ from typing import Any
 import keras
 import optuna
 
-from bench.confirm import ArmRun, Confirmer, elapsed, peer_result
+from scripts.bench.confirm import ArmRun, Confirmer, elapsed, peer_result
 from tuner.study import suggest
 from tuner.training.objective import fit_and_measure
 
 
-def run_tpe(run: ArmRun) -> dict[str, Any]:
-    return _search(optuna.samplers.TPESampler(seed=run.seed), run)
-
-
-def run_random(run: ArmRun) -> dict[str, Any]:
-    return _search(optuna.samplers.RandomSampler(seed=run.seed), run)
-
-
-def _search(sampler: optuna.samplers.BaseSampler, run: ArmRun) -> dict[str, Any]:
+def run(arm: str, run: ArmRun) -> dict[str, Any]:
+    """optuna_tpe or optuna_random."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    kind = optuna.samplers.TPESampler if arm == "optuna_tpe" else optuna.samplers.RandomSampler
+    sampler = kind(seed=run.seed)
     confirm = Confirmer(run)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     epochs = 0

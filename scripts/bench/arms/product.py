@@ -1,9 +1,10 @@
 """This product: `python -m tuner.launch --study <mnist_mlp variant> --workers N` on a fresh SQLite
-file, its own goal-driven job. The variant seeds the sampler with SEED, lifts n_trials out of the
-way and sets [goal] max_minutes to the arm's budget; its workers search and judge candidates by
-the goal's rule themselves. The arm reads `goal_verdict` from the storage once the launcher
-exits, or stops the launcher when the budget ends. Its time is the launcher's wall time from
-its start to `confirmed_at` (whole seconds).
+file, its own goal-driven job. The variant seeds the sampler with SEED, drops the study's
+`[[warm_start]]` configs (every arm starts from nothing), lifts n_trials out of the way and sets
+[goal] max_minutes to the budget. The arm reads the verdict (GoalState) once the launcher exits,
+or stops it when the budget ends; its time runs from the launch to the verdict's `confirmed_at`.
+It also reports `trial_over_fit`: the search trials' wall time (storage start to complete) over
+their training phases (their `timings`), what a trial costs beyond a plain Keras fit.
 """
 
 from __future__ import annotations
@@ -18,21 +19,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-import benchlib
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from bench.confirm import SMOKE, SMOKE_GOAL, STUDY, ArmRun, arm_result, counts
-from tuner.execution.goal import VERDICT_KEY, GoalState
+from scripts.bench.confirm import SMOKE, SMOKE_GOAL, STUDY, ArmRun, arm_result, counts, found_config
+from scripts.bench.doc import python_path
+from scripts.bench.variants import write_variant
 from tuner.execution.storage import open_storage
-from tuner.study.overrides import write_variant
+from tuner.judging import GoalState
+from tuner.study import record
 
 POLL_SECONDS = 2
 # Under BENCH_SMOKE_ACCEPT=1 every complete trial is feasible, so the first one is a candidate.
 SMOKE_CONSTRAINTS = {"min_val_accuracy": 0.0, "max_gap": 1.0}
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+CLAIM_PHASES = ("claim", "claim_wait")  # before the trial starts in the storage
 
 
-def run(run: ArmRun) -> dict[str, Any]:
+def run(arm: str, run: ArmRun) -> dict[str, Any]:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix="bench_product_"))
     name = f"bench_{STUDY}_s{run.seed}"
@@ -43,6 +47,7 @@ def run(run: ArmRun) -> dict[str, Any]:
         "n_trials": 10_000,  # the budget in minutes ends the job first
         "sampler": {"seed": run.seed},
         "goal": goal,
+        "warm_start": None,  # no hand-found config: the peers have none either
     }
     if SMOKE:
         overrides["constraints"] = SMOKE_CONSTRAINTS
@@ -57,7 +62,7 @@ def run(run: ArmRun) -> dict[str, Any]:
         proc = subprocess.Popen(
             cmd,
             cwd=work,
-            env={**os.environ, "PYTHONPATH": benchlib.python_path()},
+            env={**os.environ, "PYTHONPATH": python_path()},
             stdout=log,
             stderr=log,
             start_new_session=True,
@@ -72,40 +77,54 @@ def run(run: ArmRun) -> dict[str, Any]:
         _stop(proc)
     ended = time.time() - started
     study = optuna.load_study(study_name=name, storage=open_storage(url))
-    verdict = study.user_attrs.get(VERDICT_KEY)
-    found: dict[str, Any] = {}
-    if verdict is not None:
-        at = dt.datetime.fromisoformat(verdict["confirmed_at"]).timestamp() - started
-        found = {k: verdict[k] for k in ("trial", "config", "pass_rate", "passes", "seeds")}
-        found.update(seconds=round(at, 1), wilson_95=[round(x, 3) for x in verdict["wilson_95"]])
-    trials = study.get_trials(deepcopy=False)
+    state = GoalState.read(study)
+    confirmed: dict[str, Any] = {}
+    if state.verdict is not None:
+        v = state.verdict
+        at = dt.datetime.fromisoformat(v.confirmed_at).timestamp() - started
+        confirmed = found_config(v.trial, v.config, at, v.confirm)
     judged = [
         {
             "trial": n,
-            **{k: counts(r[k]) for k in ("choose", "confirm") if k in r},
+            "choose": counts(r.choose),
+            "confirm": counts(r.confirm),
             # how the judging ended, or where it was when the launcher stopped
-            "outcome": r.get("outcome") or f"{r['phase']} after {r['done']}/{r['planned']}",
-            "at_seconds": round(r["updated"] - started),
+            "outcome": r.outcome or f"{r.phase} after {r.done}/{r.planned}",
+            "at_seconds": round(r.updated - started),
         }
-        for n, r in sorted(GoalState.read(study).judging.items())
+        for n, r in sorted(state.judging.items())
     ]
+    trials = study.get_trials(deepcopy=False)
+    in_time = confirmed if confirmed and confirmed["seconds"] <= run.budget_seconds else {}
     result = arm_result(
-        found if found and found["seconds"] <= run.budget_seconds else {},
+        in_time,
         seconds=ended,
         trials=sum(_started(t) for t in trials),
         epochs=sum(len(t.intermediate_values) for t in trials),
         judged=judged,
     )
     result["pruned"] = sum(t.state == TrialState.PRUNED for t in trials)
+    result["trial_over_fit"] = _trial_over_fit(trials)
     result["launch_rc"] = proc.returncode
-    if found and not result["passed"]:
-        result["verdict_after_budget"] = found
+    if confirmed and not in_time:
+        result["verdict_after_budget"] = confirmed
     return result
 
 
 def _started(trial: FrozenTrial) -> bool:
-    """A trial the workers ran: not a warm start still waiting, nor the re-run of a failed one."""
+    """A trial the workers ran: not one still waiting, nor the re-run of a failed one."""
     return trial.state != TrialState.WAITING and "failed_trial" not in trial.system_attrs
+
+
+def _trial_over_fit(trials: list[FrozenTrial]) -> float | None:
+    """Finished trials' wall time over their training phases; None without any."""
+    wall = fit = 0.0
+    for t in trials:
+        phases = record.timings(t)
+        if t.state in FINISHED and t.datetime_start and t.datetime_complete and phases:
+            wall += (t.datetime_complete - t.datetime_start).total_seconds()
+            fit += sum(s for phase, s in phases.items() if phase not in CLAIM_PHASES)
+    return round(wall / fit, 3) if fit else None
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

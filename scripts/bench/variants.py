@@ -1,8 +1,8 @@
 """Variants of a study file: its TOML with some values overridden, checked and written back.
 
-Benchmarks and tests run `python -m tuner.launch --study FILE` on a variant of a study (another
-sampler seed, a smaller budget, a `[synthetic]` table). They build it here, from the parsed
-file, not by editing its text:
+The benchmarks run `python -m tuner.launch --study FILE` on a variant of a study (another
+sampler seed, a budget, no warm starts, a `[synthetic]` table). They build it here, from the
+parsed file, not by editing its text (tomli-w, in the bench and test extras, writes it):
 
     write_variant("mnist_mlp", {"sampler": {"seed": 3}, "n_trials": 10}, work / "s3.toml")
 
