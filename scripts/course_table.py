@@ -143,21 +143,18 @@ def section(summary: Summary, verdict: Verdict) -> list[str]:
 
 
 def group_lines(summary: Summary) -> list[str]:
-    ex = summary.exercise
-    others = [p for p in summary.searched if p != ex.group_by]
+    by = summary.exercise.group_by
+    assert by is not None  # called for two-parameter grids only
+    others = [p for p in summary.searched if p != by]
     lines = [
-        f"Best {' / '.join(others)} per {ex.group_by} (by mean test accuracy):",
+        f"Best {' / '.join(others)} per {by} (by mean test accuracy):",
         "",
-        f"| {ex.group_by} | best {' / '.join(others)} | test accuracy |",
+        f"| {by} | best {' / '.join(others)} | test accuracy |",
         "|---|---|---|",
     ]
-    values = list(dict.fromkeys(o.params[ex.group_by] for o in summary.options))
+    values = list(dict.fromkeys(o.params[by] for o in summary.options))
     for value in values:
-        group = [
-            o
-            for o in summary.options
-            if o.params[ex.group_by] == value and o.values("test_accuracy")
-        ]
+        group = [o for o in summary.options if o.params[by] == value and o.values("test_accuracy")]
         if not group:
             continue
         top = max(group, key=lambda o: o.mean("test_accuracy"))
@@ -260,14 +257,12 @@ def load_summary(
             f"study {exercise.study!r} lacks {summary.missing} runs of its grid; "
             f"finish it with `python -m tuner.launch --study {exercise.study}`"
         )
-    trials = [
-        t for t in study.get_trials(deepcopy=False) if t.datetime_complete and t.datetime_start
+    spans = [
+        (t.datetime_start, t.datetime_complete)
+        for t in study.get_trials(deepcopy=False)
+        if t.datetime_start and t.datetime_complete
     ]
-    wall = (
-        max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
-        if trials
-        else timedelta()
-    )
+    wall = max(end for _, end in spans) - min(start for start, _ in spans) if spans else timedelta()
     return summary, wall.total_seconds()
 
 
