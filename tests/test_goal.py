@@ -17,7 +17,7 @@ from conftest import ROOT, run_module
 from optuna.trial import TrialState
 
 from tuner.results.exercises import COURSE_ANSWER
-from tuner.study import Goal, parse_study
+from tuner.study import DEFAULTS, Goal, parse_study
 from tuner.training.model import build_model
 
 # Capstone rules loose enough for a 1-epoch, 32-unit net to pass every seed, so the test shows
@@ -53,7 +53,7 @@ choose_pass_rate = 1.0
 confirm_seeds = 3
 pass_rate = 1.0
 gap_margin = 0.0
-max_candidates = 1
+max_candidates = {max_candidates}
 max_minutes = {max_minutes}
 [[warm_start]]
 units_1 = 32
@@ -68,6 +68,7 @@ def study_text(
     min_val_accuracy=0.5,
     min_test_accuracy=0.5,
     max_minutes=0.0,
+    max_candidates=1,
     goal=True,
 ) -> str:
     text = STUDY.format(
@@ -76,7 +77,9 @@ def study_text(
         min_val_accuracy=min_val_accuracy,
         min_test_accuracy=min_test_accuracy,
     )
-    return text + (GOAL.format(max_minutes=max_minutes) if goal else "")
+    return text + (
+        GOAL.format(max_minutes=max_minutes, max_candidates=max_candidates) if goal else ""
+    )
 
 
 def goal_study(tmp_path, **kwargs) -> str:
@@ -337,9 +340,13 @@ class ScriptedSeeds:
 
     def __call__(self, seeds):
         from tuner.judging.judge import SeedRun
+        from tuner.judging.rules import RULES
 
         self.asked += seeds
-        return [SeedRun(s, 0.9, 0.9, 0.9, 0.0, 5, {"all": s in self.passing}, {}) for s in seeds]
+        return [
+            SeedRun(s, 0.9, 0.9, 0.9, 0.0, 5, dict.fromkeys(RULES, s in self.passing), {})
+            for s in seeds
+        ]
 
 
 def test_goal_confirms_on_fresh_seeds_only_once_chosen():
@@ -356,3 +363,180 @@ def test_goal_confirms_on_fresh_seeds_only_once_chosen():
     judged = judge({}, goal_rounds(goal), run_seeds=seeds, label="t", trial_number=None)
     assert not confirmed(judged) and len(judged) == 1
     assert seeds.asked == [10000, 10001], "out as soon as its failures make 3/4 unreachable"
+
+
+# --- The goal's bookkeeping on a real storage, judged by ScriptedSeeds (no training) ----------
+# Each test here fails if the claim it is named for breaks (the mutation table in the notes of
+# the change that added them): a verdict only for a confirmed candidate, export's `verified`
+# only for the confirmed trial, at most max_candidates judged, and a failed write that leaves
+# the old best.json or goal.json whole.
+
+CANDIDATE = {k: v for k, v in DEFAULTS.items() if k != "units"} | {"layers": [32]}
+
+
+def study_with_candidates(tmp_path, accuracies: list[float], **goal):
+    """A goal study in a SQLite file whose complete trials are feasible on validation with these
+    accuracies: candidates to judge, without training. Its target is met (no trial to run), so
+    a claim finds only candidates. Returns (spec, url, study, the trials' numbers)."""
+    from optuna.distributions import FloatDistribution
+
+    from tuner.execution.create import create_study
+    from tuner.study import load_study_spec, record
+
+    study_file = goal_study(tmp_path, name="judged", n_trials=len(accuracies), **goal)
+    spec = load_study_spec(study_file)
+    url = f"sqlite:///{tmp_path / 'judged.db'}"
+    study = create_study(spec, url, n_trials=len(accuracies), data_digest="d" * 64)
+    for i, accuracy in enumerate(accuracies):
+        attrs = record.setup_attrs(CANDIDATE, seed=i)
+        attrs.update(
+            record.Measurements(
+                train_accuracy=accuracy,
+                val_accuracy=accuracy,
+                gap=0.0,
+                fit_seconds=1.0,
+                history={"accuracy": [accuracy], "val_accuracy": [accuracy]},
+                feasible=True,
+            ).attrs()
+        )
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"learning_rate": 0.001 * (i + 1)},
+                distributions={"learning_rate": FloatDistribution(1e-4, 1.0, log=True)},
+                value=accuracy,
+                user_attrs=attrs,
+                constraints={"gap": -0.1, "accuracy": 0.5 - accuracy},
+            )
+        )
+    numbers = [t.number for t in study.get_trials(states=(TrialState.COMPLETE,))]
+    return spec, url, study, numbers
+
+
+def judge_with(monkeypatch, passing: set[int]) -> ScriptedSeeds:
+    """Make the goal's judging retrain through ScriptedSeeds instead of Keras."""
+    from tuner.judging import goal
+
+    seeds = ScriptedSeeds(passing)
+    monkeypatch.setattr(goal, "CapstoneRetrain", lambda config, raw, rules, curves=True: seeds)
+    return seeds
+
+
+def test_a_candidate_chosen_but_not_confirmed_is_never_the_verdict(tmp_path, monkeypatch):
+    from tuner.judging.goal import judge_candidate
+    from tuner.judging.records import GoalState
+    from tuner.results.verdict import candidate_lines, headline
+
+    spec, _url, study, (number,) = study_with_candidates(tmp_path, [0.9])
+    goal = Goal(choose_seeds=2, confirm_seeds=3)
+    # Passes both choosing seeds, fails the first confirming one: chosen, not confirmed.
+    seeds = judge_with(monkeypatch, set(goal.choosing_seeds()))
+
+    reached = judge_candidate(study, spec, study.trials[number], None, owner="test")
+    assert seeds.asked == [10000, 10001, 20000]
+    stored = study.user_attrs.get("goal_verdict")
+    assert stored is None, (
+        f"trial {stored['trial']} is the verdict on {stored['passes']}/{stored['seeds']} "
+        "confirming seeds"
+    )
+    assert reached is False
+    state = GoalState.read(study)
+    assert state.verdict is None and not state.reached
+    judged = state.judging[number]
+    assert (judged.phase, judged.outcome) == ("done", "not confirmed")
+    assert judged.choose is not None and judged.choose.robust and judged.choose.passes == 2
+    assert judged.confirm is not None and not judged.confirm.robust
+    assert (judged.confirm.passes, judged.confirm.seeds) == (0, 1)
+    assert headline(state) == "goal not reached: no candidate was confirmed on fresh seeds"
+    assert candidate_lines(state) == [
+        f"trial {number}: not confirmed; choosing 2/2 seeds, Wilson 95% [0.34, 1.00]; "
+        "confirming on fresh seeds 0/1 seeds (stopped early), Wilson 95% [0.00, 0.79]"
+    ]
+
+
+def test_export_of_a_trial_is_verified_only_when_it_is_the_confirmed_one(tmp_path, monkeypatch):
+    from tuner.export import main as export_main
+    from tuner.judging.goal import judge_candidate
+
+    spec, url, study, (confirmed, other) = study_with_candidates(tmp_path, [0.9, 0.8])
+    judge_with(monkeypatch, set(Goal(choose_seeds=2).choosing_seeds()) | {20000, 20001, 20002})
+    assert judge_candidate(study, spec, study.trials[confirmed], None, owner="test") is True
+
+    def export(*trial: str) -> dict:
+        out = tmp_path / f"best{''.join(trial)}.json"
+        assert export_main(["--study", spec.path, "--storage", url, "--out", str(out), *trial]) == 0
+        return json.loads(out.read_text())
+
+    payload = export("--trial", str(other))
+    assert payload["best_trial"] == other
+    assert payload["verified"] is False, f"--trial {other} verified by trial {confirmed}'s verdict"
+    assert payload["verdict"] is None
+    assert "confirmed" not in payload["summary"]
+    assert "--seeds" not in payload["reproduce"]["plain_keras"]
+    for chosen in export("--trial", str(confirmed)), export():
+        assert chosen["best_trial"] == confirmed and chosen["verified"] is True
+        assert chosen["verdict"]["confirm_seeds"] == [20000, 20001, 20002]
+        assert chosen["summary"].endswith("confirmed")
+
+
+def test_at_most_max_candidates_are_judged(tmp_path, monkeypatch):
+    from optuna.trial import FrozenTrial
+
+    from tuner.execution.budget import BudgetLock
+    from tuner.execution.loop import _claim_work
+    from tuner.execution.storage import open_storage
+    from tuner.judging.goal import judge_candidate
+    from tuner.judging.records import GoalState
+
+    spec, url, _, numbers = study_with_candidates(tmp_path, [0.9, 0.8, 0.7], max_candidates=1)
+    judge_with(monkeypatch, set())  # every candidate fails its first choosing seed
+    storage = open_storage(url)
+    study = optuna.load_study(study_name=spec.name, storage=storage)
+    lock = BudgetLock(url, spec.name)
+    judged = []
+    # A worker's claims, as tuner.execution.loop makes them, until there is nothing left.
+    while (work := _claim_work(study, storage, lock, spec, "test")) is not None:
+        assert isinstance(work, FrozenTrial), "the search budget is spent: only candidates"
+        assert judge_candidate(study, spec, work, None, owner="test") is False
+        judged.append(work.number)
+        assert len(judged) <= len(numbers), "a candidate judged twice"
+    assert judged == [numbers[0]], "max_candidates = 1: the best candidate, and no other"
+    assert set(GoalState.read(study).judging) == {numbers[0]}
+
+
+@pytest.mark.parametrize("name", ["best.json", "goal.json"])
+def test_a_write_that_fails_half_way_leaves_the_old_file_whole_atomic(tmp_path, monkeypatch, name):
+    """The export's best.json and the launcher's goal.json: a disk that fills up half-way
+    through the new file leaves the old one as it was, and no temp file."""
+    import errno
+
+    from tuner.errors import TunerError
+    from tuner.export import main as export_main
+    from tuner.judging.goal import judge_candidate
+    from tuner.results.verdict import hand_over
+
+    spec, url, study, (number,) = study_with_candidates(tmp_path, [0.9])
+    judge_with(monkeypatch, set(Goal(choose_seeds=2).choosing_seeds()) | {20000, 20001, 20002})
+    assert judge_candidate(study, spec, study.trials[number], None, owner="test")
+    out = tmp_path / "out"
+    out.mkdir()
+    old = out / name
+    old.write_text('{"old": "whole"}\n')
+    written: list[str] = []
+
+    def dump_half_then_fail(obj, f, **kwargs):
+        text = json.dumps(obj, **kwargs)
+        f.write(text[: len(text) // 2])
+        f.flush()
+        written.append(text)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(json, "dump", dump_half_then_fail)
+    if name == "best.json":
+        with pytest.raises(TunerError, match=re.escape(f"cannot write {old}: No space left")):
+            export_main(["--study", spec.path, "--storage", url, "--out", str(old)])
+    else:
+        with pytest.raises(OSError, match="No space left on device"):
+            hand_over(study, spec, out)
+    assert written and '"verdict"' in written[0], "the new file was being written"
+    assert old.read_text() == '{"old": "whole"}\n'
+    assert list(out.iterdir()) == [old], "no temp file left beside it"
