@@ -1,5 +1,6 @@
 """Faults a long study meets: a worker killed in the middle of a real fit (with the shipped
-heartbeat settings), the launcher itself killed, and two launches of one study at once.
+heartbeat settings), the launcher itself killed, two launches of one study at once, workers
+racing for the budget's last trial, and a live trial outlasting the grace.
 
 The real-objective kill waits out the shipped 60 s grace: it is the one slow test of the suite.
 """
@@ -7,6 +8,7 @@ The real-objective kill waits out the shipped 60 s grace: it is the one slow tes
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -17,9 +19,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+from claim_race import claim_in_race
 from conftest import (
+    FAST_HEARTBEAT,
     ROOT,
     is_alive,
+    launch_in_step,
     release_workers_in_step,
     run_module,
     wait_for,
@@ -194,3 +199,61 @@ def test_two_launches_at_once_each_add_their_trials(request, tmp_path, monkeypat
     _out, err = worker.communicate(timeout=240)
     assert worker.returncode == 0, err
     assert_exact_budget(load(url), 8)
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgresql"])
+def test_a_claim_race_still_ends_with_exactly_n_trials_lock(request, tmp_path, storage):
+    """Three workers claim the last place in the budget at the same moment: the budget lock
+    lets exactly one of them have it."""
+    url = (
+        request.getfixturevalue("pg_url")
+        if storage == "postgresql"
+        else f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
+    )
+    study_file = synthetic_study(tmp_path, n_trials=1, epochs=1, epoch_seconds=0.01)
+    (tmp_path / "runs").mkdir()
+    create_study(load_study_spec(study_file), url, n_trials=1, data_digest="d" * 64)
+    workers = 3
+    context = multiprocessing.get_context("spawn")  # fresh processes, as the pool starts
+    ready, meet = context.Barrier(workers), context.Barrier(workers)
+    processes = [
+        context.Process(target=claim_in_race, args=(url, study_file, ready, meet))
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    for process in processes:
+        if process.exitcode is None:
+            process.kill()
+    assert [p.exitcode for p in processes] == [0] * workers
+    trials = assert_exact_budget(load(url), 1)
+    assert [t.state for t in trials] == [TrialState.COMPLETE]
+
+
+def test_a_live_trial_longer_than_the_grace_is_never_failed_by_another_worker_heartbeat(
+    tmp_path, monkeypatch, mnist_path
+):
+    """One trial of 7.5 s with a 3 s grace (1 s heartbeat): the second worker waits at the
+    budget's edge and runs the stale-trial check every second of it; the trial's beats must keep
+    it alive to the end."""
+    for name, value in FAST_HEARTBEAT.items():
+        monkeypatch.setenv(name, value)
+    study_file = synthetic_study(tmp_path, n_trials=1, epochs=3, epoch_seconds=2.5)
+    url = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
+    launch = launch_in_step(
+        *("--study", study_file, "--storage", url, "--workers", "2", "--data", mnist_path),
+        cwd=tmp_path,
+        url=url,
+        study="synth",
+        n_workers=2,
+    )
+    assert launch.returncode == 0, launch.stderr
+    trials = load(url).get_trials(deepcopy=False)
+    failed = [t.number for t in trials if t.state == TrialState.FAIL]
+    assert not failed, f"live trial {failed} failed as stale by the other worker, then retried"
+    assert [(t.number, t.state) for t in trials] == [(0, TrialState.COMPLETE)]
+    ran = trials[0].duration.total_seconds()
+    grace = int(FAST_HEARTBEAT["TUNER_GRACE_SECONDS"])
+    assert ran > 2 * grace, f"the trial ran {ran:.1f}s, not well past the {grace}s grace"
