@@ -109,7 +109,10 @@ def dashboard_pid(study_file: str) -> int:
 
 
 def test_sigkill_of_the_launcher_stops_its_workers_and_dashboard_and_a_relaunch_is_exact(tmp_path):
-    study_file = synthetic_study(tmp_path, n_trials=6, epochs=4, epoch_seconds=1.0)
+    # Trials of 2 minutes (4 epochs of 30 s), 6 of them: within the waits below no worker can
+    # finish a trial, let alone the budget, so only the lifeline (SIGHUP when the launcher
+    # dies) can stop them.
+    study_file = synthetic_study(tmp_path, n_trials=6, epochs=4, epoch_seconds=30.0)
     url = f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
     err = tmp_path / "launch.err"
     with open(err, "w") as stderr:
@@ -134,11 +137,17 @@ def test_sigkill_of_the_launcher_stops_its_workers_and_dashboard_and_a_relaunch_
         return running if len(worker_pids(running)) == 2 else None
 
     cut_off = wait_for(both_running, timeout=60, what="a trial running in each worker")
+    pids = worker_pids(cut_off)
     launcher.kill()  # SIGKILL: no handler runs, nothing is forwarded
     launcher.wait()
-    pids = worker_pids(cut_off)
-    wait_for(lambda: not any(map(is_alive, pids)), timeout=60, what=f"workers {pids} to stop")
-    wait_for(lambda: not is_alive(dashboard), timeout=30, what="the dashboard to stop")
+    try:
+        wait_for(lambda: not any(map(is_alive, pids)), timeout=20, what=f"workers {pids} to stop")
+        wait_for(lambda: not is_alive(dashboard), timeout=30, what="the dashboard to stop")
+    except BaseException:  # without the lifeline they would run on for minutes
+        for pid in (*pids, dashboard):
+            if is_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        raise
     trials = study.get_trials(deepcopy=False)
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     for t in cut_off:
@@ -146,6 +155,9 @@ def test_sigkill_of_the_launcher_stops_its_workers_and_dashboard_and_a_relaunch_
         assert trials[t.number].user_attrs["fail_reason"] == "launcher gone"
 
     finished = record.count_trials(trials).finished
+    assert finished == 0, "no trial could finish: the workers stopped with the launcher"
+    # The same study relaunched with short epochs (the study file names the synthetic timing).
+    synthetic_study(tmp_path, n_trials=6, epochs=4, epoch_seconds=0.02)
     relaunch = run_module(
         "tuner.launch", "--study", study_file, "--storage", url, "--n-trials", "2", cwd=tmp_path
     )
