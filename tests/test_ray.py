@@ -171,8 +171,15 @@ def test_bad_ray_requests_are_refused(address, url, cpus, gpus, message):
         check_ray_request(address, url, cpus, gpus)
 
 
-def test_sqlite_is_allowed_on_a_local_ray_cluster():
-    check_ray_request("local", "sqlite:///runs/optuna.db", 0.5, 0.25)
+@pytest.mark.parametrize("url", ["sqlite:///runs/optuna.db", "sqlite:////srv/optuna.db"])
+def test_sqlite_is_allowed_on_a_local_ray_cluster(url):
+    # A SQLite request that any cluster reached by address (its nodes may be other hosts)
+    # refuses...
+    for address in ("auto", "ray://head:10001"):
+        with pytest.raises(TunerError, match="cannot share a SQLite file"):
+            check_ray_request(address, url, 0.5, 0.25)
+    # ...passes on --ray local, where every actor runs on this host: no refusal.
+    assert check_ray_request("local", url, 0.5, 0.25) is None
 
 
 def test_launch_refuses_sqlite_with_a_remote_ray_cluster_in_one_line(tmp_path, tiny_study):
