@@ -180,10 +180,10 @@ def test_bad_study_is_one_line_naming_file_key_and_problem(raw, key, problem):
         ("constraints", {"min_val_accuracy": 1.5}, "constraints.min_val_accuracy", "in [0, 1]"),
         ("constraints", {"max_gap": -0.01}, "constraints.max_gap", "in [0, 1]"),
         ("constraints", {"gap_offset": 2}, "constraints.gap_offset", "in [-1, 1]"),
-        ("robustness", {"extra_seeds": 21}, "robustness.extra_seeds", "integer in 0..20"),
-        ("robustness", {"extra_seeds": -1}, "robustness.extra_seeds", "integer in 0..20"),
-        ("robustness", {"extra_seeds": 2.0}, "robustness.extra_seeds", "integer in 0..20"),
-        ("robustness", {"margin": -0.001}, "robustness.margin", "in [0, 1]"),
+        ("robustness", {"seeds": 65}, "robustness.seeds", "integer in 1..64"),
+        ("robustness", {"seeds": 0}, "robustness.seeds", "integer in 1..64"),
+        ("robustness", {"seeds": 2.0}, "robustness.seeds", "integer in 1..64"),
+        ("robustness", {"extra_seeds": 2}, "robustness.extra_seeds", "unknown key"),
         ("overfit", {"rules": "gap"}, "overfit.rules", "drawn from"),
         ("overfit", {"patience": True}, "overfit.patience", "integer >= 1"),
         ("synthetic", {"epoch_seconds": -1}, "synthetic.epoch_seconds", "in [0, 60]"),
@@ -211,14 +211,14 @@ def test_section_values_at_their_limits_pass_as_their_field_types():
         study(
             capstone={"min_test_accuracy": 1, "max_gap": 0, "epochs": 1000},
             constraints={"gap_offset": -1},
-            robustness={"extra_seeds": 20, "margin": 0},
+            robustness={"seeds": 64},
             overfit={"rules": ["loss", "loss"]},
         )
     )
     assert spec.capstone == Capstone(min_test_accuracy=1.0, max_gap=0.0, epochs=1000)
     assert isinstance(spec.capstone.min_test_accuracy, float)
     assert spec.constraints.gap_offset == -1.0
-    assert spec.robustness == Robustness(extra_seeds=20, margin=0.0)
+    assert spec.robustness == Robustness(seeds=64)
     assert spec.overfit.rules == ("loss",)  # a rule named twice counts once
 
 

@@ -113,13 +113,13 @@ def study_note(spec: StudySpec, data_digest: str, verdict: str = "") -> str:
             f"training rows x_train[:{spec.data.train_rows}], validation rows {rows[0]}-{rows[1]}",
             f"- **Objective:** {spec.direction} {spec.metric}"
             + (
-                f"; a trial within {r.margin} of feasible is re-trained on {r.extra_seeds} "
-                f"more seeds and scores mean {'-' if spec.direction == 'maximize' else '+'} std"
-                if r.extra_seeds
+                f"; each trial trains {r.seeds} weight seeds at once and scores mean "
+                f"{'-' if spec.direction == 'maximize' else '+'} std"
+                if r.seeds > 1
                 else ""
             ),
             "- **Feasible during the search "
-            f"(validation{', worst seed' if r.extra_seeds else ''}):** "
+            f"(validation{', worst seed' if r.seeds > 1 else ''}):** "
             f"val_accuracy >= {c.min_val_accuracy}, |train - val accuracy"
             + (f" - {c.gap_offset}" if c.gap_offset else "")
             + f"| <= {c.max_gap}",
@@ -139,9 +139,9 @@ def study_note(spec: StudySpec, data_digest: str, verdict: str = "") -> str:
             "Each trial's user attributes hold train_accuracy, val_accuracy, gap, fit_seconds, "
             "feasible, config and seed; a pruned trial also has prune_reason and pruned_epoch"
             + (
-                "; a re-trained one also seeds, val_accuracies, gaps, worst_gap and "
-                "objective_bound."
-                if r.extra_seeds
+                "; over several seeds also replicas, val_accuracies, train_accuracies, gaps, "
+                "worst_gap and objective_bound."
+                if r.seeds > 1
                 else "."
             ),
             *(["", verdict] if verdict else []),

@@ -11,14 +11,16 @@ from tuner.study import Constraints, record
 def candidates(
     study: optuna.Study, constraints: Constraints, *, gap_margin: float, limit: int
 ) -> list[FrozenTrial]:
-    """Complete trials within the accuracy floor and within gap_margin of the gap window,
-    feasible ones first, then near-feasible ones, each by objective."""
+    """Complete trials within the accuracy floor and within gap_margin of the gap window (on
+    every weight seed they trained), feasible ones first, then near-feasible ones, each by
+    objective."""
     found = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         measured = record.Measurements.read(t)
         if record.config(t) is None or measured is None:
             continue
-        if constraints.accuracy_shortfall(measured.val_accuracy) > 0:
+        worst_accuracy = min(measured.val_accuracies or [measured.val_accuracy])
+        if constraints.accuracy_shortfall(worst_accuracy) > 0:
             continue
         worst_gap = measured.gap if measured.worst_gap is None else measured.worst_gap
         if constraints.gap_excess(worst_gap) > gap_margin:

@@ -42,7 +42,13 @@ def goal_rounds(goal: Goal) -> list[Round]:
     """The goal's rule for one candidate: the choosing seeds, then fresh confirming seeds.
     Shared by the workers and by the benchmark's peers, so every arm meets one rule."""
     return [
-        Round(CHOOSING, tuple(goal.choosing_seeds()), goal.choose_pass_rate),
+        Round(
+            CHOOSING,
+            tuple(goal.choosing_seeds()),
+            goal.choose_pass_rate,
+            in_one_fit=goal.choose_in_one_fit,
+        ),
+        # Plain fits, one per seed: the verdict's figures reproduce in plain Keras.
         Round(CONFIRMING, tuple(goal.confirming_seeds()), goal.pass_rate),
     ]
 
@@ -104,7 +110,6 @@ def judge_candidate(
         judged = judge(
             config,
             goal_rounds(goal),
-            # The record stores no curves.
             run_seeds=CapstoneRetrain(config, raw, spec.capstone, curves=False),
             label=f"trial {number}",
             trial_number=number,

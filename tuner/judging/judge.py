@@ -25,6 +25,9 @@ class Round:
     name: str  # how progress and records name it: "choosing", "confirming", "judging"
     seeds: tuple[int, ...]
     pass_rate: float
+    # All seeds trained together in one fit (tuner.training.replicas) instead of one fit per
+    # seed: far cheaper, but a round in one fit cannot stop early.
+    in_one_fit: bool = False
 
     def allowed_failures(self) -> int:
         return len(self.seeds) - math.ceil(self.pass_rate * len(self.seeds) - 1e-9)
@@ -105,9 +108,8 @@ def accuracy(model: Any, split: Split) -> float:
 
 
 class SeedRunner(Protocol):
-    """Retrains one config on seeds and checks the rules; `batch` seeds at a time."""
-
-    batch: int
+    """Retrains one config on the given seeds and checks the rules: one seed by itself in a
+    plain fit, several together in one fit."""
 
     def __call__(self, seeds: Sequence[int]) -> list[SeedRun]: ...
 
@@ -128,8 +130,8 @@ def judge(
 
     A round stops early once its failures make its pass rate unreachable (unless not
     `stop_early`: a baseline's full table); the next round starts only after a robust one.
-    on_round(r) is called as a round starts, on_seed(r, j) after each batch of seeds,
-    should_stop() before each batch (a job's time budget).
+    on_round(r) is called as a round starts, on_seed(r, j) after each fit, should_stop()
+    before each fit (a job's time budget).
     """
     judged: list[Judgement] = []
     for round_ in rounds:
@@ -137,7 +139,8 @@ def judge(
             on_round(round_)
         j = Judgement(label, config, trial_number, [], round_.pass_rate, len(round_.seeds))
         judged.append(j)
-        for start in range(0, len(round_.seeds), run_seeds.batch):
+        step = len(round_.seeds) if round_.in_one_fit else 1
+        for start in range(0, len(round_.seeds), step):
             failures = len(j.runs) - j.passes
             if stop_early and failures > round_.allowed_failures():
                 print(
@@ -149,7 +152,7 @@ def judge(
             if should_stop is not None and should_stop():
                 print(f"  {label}: stopped after {len(j.runs)} seeds (out of time)", flush=True)
                 return judged
-            for run in run_seeds(round_.seeds[start : start + run_seeds.batch]):
+            for run in run_seeds(round_.seeds[start : start + step]):
                 j.runs.append(run)
                 print(
                     f"  {label} seed {run.seed}: test {run.test_accuracy:.4f} train "
@@ -165,15 +168,14 @@ def judge(
 
 
 class CapstoneRetrain:
-    """Retrains a config on the course's capstone split, one plain fit per seed, and checks
-    every rule. The model is reset and reused from seed to seed: no tracing per seed.
+    """Retrains a config on the course's capstone split and checks every rule: one seed in a
+    plain fit; several seeds together in one fit (tuner.training.replicas), seeded by the
+    first. The model is reset and reused from fit to fit: no tracing per seed.
 
     curves=False skips the per-epoch test and train accuracy the learning curves plot: every
     seed's final figures are the same (evaluation draws no random numbers), and each epoch
-    measures 16,000 rows fewer.
+    measures 16,000 rows fewer. Curves are drawn for plain fits only.
     """
-
-    batch = 1
 
     def __init__(
         self, config: dict[str, Any], raw: RawMnist, rules: Capstone, *, curves: bool = True
@@ -182,9 +184,50 @@ class CapstoneRetrain:
         self.train, self.test = capstone_train(raw), capstone_test(raw)
         self.unchanged = data_definitions_unchanged(self.train, self.test, raw)
         self.model: Any = None
+        self.model_replicas = 0  # how many replicas self.model holds
 
     def __call__(self, seeds: Sequence[int]) -> list[SeedRun]:
-        return [self._run(seed) for seed in seeds]
+        if len(seeds) == 1:
+            return [self._run(seeds[0])]
+        return self._run_together(seeds)
+
+    def _run_together(self, seeds: Sequence[int]) -> list[SeedRun]:
+        from tuner.training.objective import fit_and_measure
+        from tuner.training.replicas import per_replica_accuracy
+
+        k = len(seeds)
+        reuse = self.model if self.model_replicas == k else None  # a model of the same shape
+        result = fit_and_measure(
+            self.config, self.train, None, seed=seeds[0], reuse=reuse, replicas=k
+        )
+        self.model, self.model_replicas = result["model"], k
+        test = per_replica_accuracy(self.model, self.test.x, self.test.y)
+        train = per_replica_accuracy(self.model, self.train.x, self.train.y)
+        last_epoch = result["history"]["accuracy"][-1]  # the mean over the replicas
+        return [
+            self._seed_run(seed, float(test_acc), float(train_acc), last_epoch, {})
+            for seed, test_acc, train_acc in zip(seeds, test, train, strict=True)
+        ]
+
+    def _seed_run(
+        self,
+        seed: int,
+        test_acc: float,
+        train_acc: float,
+        last_epoch: float,
+        history: dict[str, list[float]],
+    ) -> SeedRun:
+        verdict = check_rules(
+            test_accuracy=test_acc,
+            train_accuracy=train_acc,
+            epochs=self.config["epochs"],
+            data_unchanged=self.unchanged,
+            rules=self.rules,
+        )
+        epochs = self.config["epochs"]
+        return SeedRun(
+            seed, test_acc, train_acc, last_epoch, train_acc - test_acc, epochs, verdict, history
+        )
 
     def _run(self, seed: int) -> SeedRun:
         from tuner.training.callbacks import TrainAccuracy
@@ -193,30 +236,15 @@ class CapstoneRetrain:
         train, test, config = self.train, self.test, self.config
         # The course plots accuracy and val_accuracy with the test set as validation data; the
         # train accuracy the gap rule uses (dropout off) is recorded per epoch beside them.
+        reuse = self.model if self.model_replicas == 1 else None
         if self.curves:
             measured = [TrainAccuracy(train, rows=len(train))]
             result = fit_and_measure(
-                config, train, test, seed=seed, callbacks=measured, reuse=self.model
+                config, train, test, seed=seed, callbacks=measured, reuse=reuse
             )
         else:
-            result = fit_and_measure(config, train, None, seed=seed, reuse=self.model)
-        self.model = result["model"]
+            result = fit_and_measure(config, train, None, seed=seed, reuse=reuse)
+        self.model, self.model_replicas = result["model"], 1
         test_acc, train_acc = accuracy(self.model, test), accuracy(self.model, train)
-        verdict = check_rules(
-            test_accuracy=test_acc,
-            train_accuracy=train_acc,
-            epochs=config["epochs"],
-            data_unchanged=self.unchanged,
-            rules=self.rules,
-        )
         history = result["history"]
-        return SeedRun(
-            seed,
-            test_acc,
-            train_acc,
-            history["accuracy"][-1],
-            train_acc - test_acc,
-            config["epochs"],
-            verdict,
-            history,
-        )
+        return self._seed_run(seed, test_acc, train_acc, history["accuracy"][-1], history)

@@ -7,12 +7,13 @@ already hold; a dataclass field here is spelt as the key it is stored under.
 A trial records:
     setup:        config, seed (the real objective) or synthetic (the stand-in), worker
     finished:     Measurements: train_accuracy, val_accuracy, gap, fit_seconds, history, feasible,
-                  capstone_margin and train_eval_seconds, and over re-trained seeds: seeds,
-                  val_accuracies, gaps, worst_gap, objective_bound
+                  capstone_margin and train_eval_seconds, and when trained on several weight
+                  seeds at once: replicas, val_accuracies, train_accuracies, gaps, worst_gap,
+                  objective_bound
     pruned:       prune_reason, pruned_epoch (1-based), history, train_eval_seconds
     failed:       fail_reason
     any state:    timings, seconds per phase of the trial (claim, build, train steps, tracing,
-                  validation, train accuracy, extra seeds; tuner.training.timing names them)
+                  validation, train accuracy; tuner.training.timing names them)
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def add_timings(trial: optuna.Trial, seconds: dict[str, float]) -> None:
 
 @dataclass(frozen=True)
 class Measurements:
-    """A finished trial's measurements (of its first run, when it was re-trained over seeds).
+    """A finished trial's measurements (over weight seeds trained together: their means, and
+    each seed's figures in the lists).
 
     Read back from a trial, a field is None where the trial did not record it (the synthetic
     objective, older studies, hand-made test trials); only the first three are required.
@@ -102,9 +104,10 @@ class Measurements:
     feasible: bool | None = None  # every constraint met
     capstone_margin: float | None = None
     train_eval_seconds: float | None = None  # measuring train accuracy during the fit
-    # Only when re-trained over more seeds (the study's [robustness]):
-    seeds: list[int] | None = None
+    # Only when trained on several weight seeds at once (the study's [robustness] seeds):
+    replicas: int | None = None
     val_accuracies: list[float] | None = None
+    train_accuracies: list[float] | None = None
     gaps: list[float] | None = None
     worst_gap: float | None = None  # the gap furthest over the limit, judged for feasibility
     objective_bound: float | None = None  # mean -/+ std over seeds: the trial's value

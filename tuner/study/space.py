@@ -199,7 +199,7 @@ def parse_layers(value: Any) -> list[int]:
     return widths
 
 
-def suggest(trial: optuna.Trial, space: dict[str, Param]) -> dict[str, Any]:
+def suggest(trial: optuna.trial.BaseTrial, space: dict[str, Param]) -> dict[str, Any]:
     """Sample every searched parameter and fill in fixed values and defaults."""
     values: dict[str, Any] = {}
     for name, param in space.items():
@@ -241,7 +241,7 @@ def searched_names(space: dict[str, Param]) -> dict[str, Param]:
     return names
 
 
-def _suggest_one(trial: optuna.Trial, name: str, param: Param) -> Any:
+def _suggest_one(trial: optuna.trial.BaseTrial, name: str, param: Param) -> Any:
     if param.kind == "fixed":
         return param.value
     if param.kind == "categorical":

@@ -149,16 +149,15 @@ class OverfitSpec:
 
 @dataclass(frozen=True)
 class Robustness:
-    """Re-train promising trials with extra seeds, so feasibility is not one lucky run.
+    """Train every search trial on several weight seeds at once, so feasibility is not one
+    lucky run (tuner.training.replicas: K seeds in one fit cost far less than K fits).
 
-    A trial whose first run lands within `margin` of both constraint limits is trained
-    `extra_seeds` more times; its constraints then use the worst run and its objective the
-    lower confidence bound mean - std of the validation metric.
+    With `seeds` > 1 a trial's constraints use its worst seed and its objective the lower
+    confidence bound mean - std of the metric over its seeds.
     """
 
-    extra_seeds: int = field(default=0, metadata=limit(0, 20, "extra runs of a promising trial"))
-    margin: float = field(
-        default=0.005, metadata=limit(0, 1, "how near feasibility a trial must come to re-run")
+    seeds: int = field(
+        default=1, metadata=limit(1, 64, "weight seeds each search trial trains together")
     )
 
 
@@ -208,6 +207,10 @@ class Goal:
     )
     judges: int = field(
         default=1, metadata=limit(1, 1000, "workers judging at the same time; the rest search")
+    )
+    choose_in_one_fit: bool = field(
+        default=True,
+        metadata=flag("train the choosing seeds together in one fit; false: one fit per seed"),
     )
 
     # Seed ranges apart from each other and from the search's (sampler seed + trial number).

@@ -61,7 +61,7 @@ def build_model(config: dict[str, Any]) -> keras.Model:
                 name=f"hidden_{i + 1}",
             )
         )
-        if config["dropout"] > 0 and _dropout_after(config["dropout_position"], i, len(widths)):
+        if config["dropout"] > 0 and dropout_after(config["dropout_position"], i, len(widths)):
             layers.append(keras.layers.Dropout(config["dropout"], name=f"dropout_{i + 1}"))
     layers.append(keras.layers.Dense(10, activation="softmax", name="output"))
 
@@ -78,12 +78,17 @@ def build_model(config: dict[str, Any]) -> keras.Model:
     return model
 
 
-def reset_to_fresh(model: keras.Model, config: dict[str, Any]) -> keras.Model:
-    """`model`, built from `config` and trained before, set back to exactly what
-    `build_model(config)` would start from now (under the seed just set): weights, the random
+def reset_to_fresh(model: keras.Model, config: dict[str, Any], replicas: int = 1) -> keras.Model:
+    """`model`, built from `config` (with `replicas`) and trained before, set back to exactly
+    what a new build would start from now (under the seed just set): weights, the random
     layers' seed states and the optimizer's slots. Its traced train and test functions stay,
-    so a re-run of the same config on another seed skips tracing (about a second per fit)."""
-    fresh = build_model(config)
+    so a re-run of the same config on another seed skips tracing."""
+    if replicas > 1:
+        from tuner.training.replicas import build_replicas
+
+        fresh = build_replicas(config, replicas)
+    else:
+        fresh = build_model(config)
     for old_layer, new_layer in zip(model.layers, fresh.layers, strict=True):
         for old, new in zip(old_layer.variables, new_layer.variables, strict=True):
             old.assign(new)
@@ -93,7 +98,7 @@ def reset_to_fresh(model: keras.Model, config: dict[str, Any]) -> keras.Model:
     return model
 
 
-def _dropout_after(position: str, index: int, n_layers: int) -> bool:
+def dropout_after(position: str, index: int, n_layers: int) -> bool:
     if position == "all":
         return True
     if position == "last":

@@ -22,6 +22,13 @@ from tuner.study import StudySpec, record, suggest
 from tuner.training.callbacks import EVAL_BATCH, trial_callbacks
 from tuner.training.data import SearchData, Split
 from tuner.training.model import build_model, reset_to_fresh
+from tuner.training.replicas import (
+    MeanLossOverReplicas,
+    build_replicas,
+    l2_per_replica,
+    per_replica_accuracy,
+    replicated_labels,
+)
 from tuner.training.timing import PhaseTimer
 
 
@@ -44,39 +51,45 @@ def fit_and_measure(
     *,
     seed: int,
     callbacks: Sequence[keras.callbacks.Callback] = (),
-    validate_every_epoch: bool = True,
     timer: PhaseTimer | None = None,
     reuse: keras.Model | None = None,
+    replicas: int = 1,
 ) -> dict[str, Any]:
-    """Train one config and return its measurements; shared by the objective and reporter.
+    """Train one config and return its measurements; shared by the objective and the judges.
 
-    `validate_every_epoch=False` validates after the last epoch only, for runs whose curves
-    nobody reads (the robustness re-runs): the final validation values are the same. `timer`
-    records where the time went, also when a callback stops the fit. `reuse`, a model an
-    earlier call returned for this same config, is reset and trained again instead of a new
-    one: the same results as a fresh build, without tracing its functions again. Without a
+    `replicas` > 1 trains that many weight seeds of the config in one fit
+    (tuner.training.replicas); the result then also holds `replicas`, one dict of measurements
+    per replica, and the top-level figures are their means. `timer` records where the time
+    went, also when a callback stops the fit. `reuse`, a model an earlier call returned for
+    this same config and number of replicas, is reset and trained again instead of a new one:
+    the same results as a fresh build, without tracing its functions again. Without a
     `validation` split the fit only trains: the caller measures the model itself (the goal's
     judges, which read nothing but the final accuracies).
     """
     keras.utils.set_random_seed(seed)
     timer = timer or PhaseTimer()
     start = time.perf_counter()
-    model = build_model(config) if reuse is None else reset_to_fresh(reuse, config)
+    if reuse is not None:
+        model = reset_to_fresh(reuse, config, replicas)
+    elif replicas > 1:
+        model = build_replicas(config, replicas)
+    else:
+        model = build_model(config)
     built = time.perf_counter()
     timer.build = built - start
+    labels = (lambda y: y) if replicas == 1 else (lambda y: replicated_labels(y, replicas))
     validating: dict[str, Any] = {}
     if validation is not None:
         validating = {
-            "validation_data": (validation.x, validation.y),
+            "validation_data": (validation.x, labels(validation.y)),
             "validation_batch_size": EVAL_BATCH,
-            "validation_freq": 1 if validate_every_epoch else config["epochs"],
         }
     history = model.fit(
         train.x,
-        train.y,
+        labels(train.y),
         epochs=config["epochs"],
         batch_size=config["batch_size"],
-        callbacks=[timer, *callbacks],
+        callbacks=[timer, *([MeanLossOverReplicas(replicas)] if replicas > 1 else []), *callbacks],
         verbose=0,
         **validating,
     )
@@ -85,6 +98,10 @@ def fit_and_measure(
     trained = {"model": model, "fit_seconds": fitted - built, "history": curves}
     if validation is None:
         return {**trained, "timings": timer.phases()}
+    if replicas > 1:
+        measured = _measure_replicas(model, config, train, validation)
+        timer.final_evaluate = time.perf_counter() - fitted
+        return {**trained, **measured, "timings": timer.phases()}
     # Train accuracy is measured with dropout and noise off, on the whole training split:
     # the running accuracy in the epoch logs is not it.
     train_eval = model.evaluate(
@@ -103,6 +120,31 @@ def fit_and_measure(
     }
 
 
+def _measure_replicas(
+    model: keras.Model, config: dict[str, Any], train: Split, validation: Split
+) -> dict[str, Any]:
+    """Each replica's train accuracy (dropout off, whole training split), validation accuracy
+    and loss, as a separate fit's `evaluate` would give them; and their means."""
+    train_accuracy = per_replica_accuracy(model, train.x, train.y)
+    probs = model.predict(validation.x, batch_size=EVAL_BATCH, verbose=0)  # (n, K, 10)
+    val_accuracy = (probs.argmax(axis=-1) == validation.y.argmax(axis=1)[:, None]).mean(axis=0)
+    labels = replicated_labels(validation.y, probs.shape[1])
+    per_row = keras.losses.get(config["loss"])(labels, probs)  # (n, K)
+    # As Keras' val_loss of a separate fit: the loss plus that replica's own L2 penalty.
+    val_loss = keras.ops.convert_to_numpy(per_row).mean(axis=0) + l2_per_replica(model)
+    runs = [
+        {
+            "train_accuracy": float(t),
+            "val_accuracy": float(v),
+            "val_loss": float(loss),
+            "gap": float(t - v),
+        }
+        for t, v, loss in zip(train_accuracy, val_accuracy, val_loss, strict=True)
+    ]
+    means = {key: float(np.mean([r[key] for r in runs])) for key in runs[0]}
+    return {**means, "replicas": runs}
+
+
 class Objective:
     def __init__(self, spec: StudySpec, data: SearchData) -> None:
         self.spec = spec
@@ -114,17 +156,17 @@ class Objective:
         record.write_setup(trial, config, seed=seed)
         callbacks = trial_callbacks(trial, self.spec, self.data.train)
         timer = PhaseTimer()
+        replicas = self.spec.robustness.seeds
         try:
-            runs = [
-                fit_and_measure(
-                    config,
-                    self.data.train,
-                    self.data.validation,
-                    seed=seed,
-                    callbacks=callbacks.for_fit(),
-                    timer=timer,
-                )
-            ]
+            result = fit_and_measure(
+                config,
+                self.data.train,
+                self.data.validation,
+                seed=seed,
+                callbacks=callbacks.for_fit(),
+                timer=timer,
+                replicas=replicas,
+            )
         except optuna.TrialPruned:
             record.write_train_eval_seconds(trial, callbacks.train_eval_seconds)
             record.add_timings(
@@ -132,33 +174,14 @@ class Objective:
             )
             self._constrain_pruned(trial, callbacks.report.history)
             raise
-        rules, robustness = self.spec.constraints, self.spec.robustness
-        extra_start = time.perf_counter()
-        if robustness.extra_seeds and self._violation(runs[0]) <= robustness.margin:
-            # Promising: re-train with more seeds so feasibility is not one lucky run. Only
-            # their final values are read, so they validate after the last epoch only, and
-            # they reuse the first run's model (same results as a fresh one, no tracing).
-            for k in range(1, robustness.extra_seeds + 1):
-                runs.append(
-                    fit_and_measure(
-                        config,
-                        self.data.train,
-                        self.data.validation,
-                        seed=seed + 10007 * k,
-                        validate_every_epoch=False,
-                        reuse=runs[-1]["model"],
-                    )
-                )
         record.add_timings(
-            trial,
-            {
-                **timer.phases(),
-                "train_accuracy": callbacks.train_eval_seconds,
-                "extra_seeds": time.perf_counter() - extra_start,
-            },
+            trial, {**timer.phases(), "train_accuracy": callbacks.train_eval_seconds}
         )
+        rules = self.spec.constraints
+        runs = result.get("replicas", [result])  # one per weight seed
         for run in runs:
             run["capstone_margin"] = rules.margin(run["val_accuracy"], run["gap"])
+        # Feasible only if every seed is: a lucky seed cannot make a config look robust.
         worst_gap = max((r["gap"] for r in runs), key=rules.gap_excess)
         gap_excess = rules.gap_excess(worst_gap)
         accuracy_shortfall = rules.accuracy_shortfall(min(r["val_accuracy"] for r in runs))
@@ -167,31 +190,30 @@ class Objective:
 
         values = np.array([r[self.spec.metric] for r in runs])
         value = float(values[0])
-        reseeded: dict[str, Any] = {}
+        per_seed: dict[str, Any] = {}
         if len(runs) > 1:
             # Lower (or, when minimizing, upper) confidence bound: rank by what holds over seeds.
-            spread = float(values.std(ddof=1))
-            mean = float(values.mean())
+            spread, mean = float(values.std(ddof=1)), float(values.mean())
             value = mean - spread if self.spec.direction == "maximize" else mean + spread
-            reseeded = {
-                "seeds": [seed] + [seed + 10007 * k for k in range(1, len(runs))],
+            per_seed = {
+                "replicas": len(runs),
                 "val_accuracies": [r["val_accuracy"] for r in runs],
+                "train_accuracies": [r["train_accuracy"] for r in runs],
                 "gaps": [r["gap"] for r in runs],
                 "worst_gap": worst_gap,
                 "objective_bound": value,
             }
-        first = runs[0]
         record.Measurements(
-            train_accuracy=first["train_accuracy"],
-            val_accuracy=first["val_accuracy"],
-            gap=first["gap"],
-            fit_seconds=first["fit_seconds"],
+            train_accuracy=result["train_accuracy"],
+            val_accuracy=result["val_accuracy"],
+            gap=result["gap"],
+            fit_seconds=result["fit_seconds"],
             # The callbacks' curves: the fit's, plus the train accuracy measured for the gap rule.
             history=callbacks.report.history,
             feasible=gap_excess <= 0 and accuracy_shortfall <= 0,
-            capstone_margin=first["capstone_margin"],
+            capstone_margin=rules.margin(result["val_accuracy"], result["gap"]),
             train_eval_seconds=callbacks.train_eval_seconds,
-            **reseeded,
+            **per_seed,
         ).write(trial)
         return value
 
@@ -205,6 +227,3 @@ class Objective:
         best = max(accuracies, default=0.0)
         trial.set_constraint("accuracy", rules.accuracy_shortfall(best))
         trial.set_constraint("gap", 0.0)  # not measured: train accuracy is evaluated after fit
-
-    def _violation(self, run: dict[str, Any]) -> float:
-        return -self.spec.constraints.margin(run["val_accuracy"], run["gap"])

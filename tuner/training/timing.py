@@ -10,7 +10,6 @@ The phases, as the trial's `timings` user attribute names them:
     validation       the per-epoch validation passes, tracing excluded
     train_accuracy   the per-epoch train-accuracy measurement (TrainAccuracy)
     final_evaluate   the train accuracy after the fit (whole training split)
-    extra_seeds      every phase of the robustness re-runs, together
 The worker loop records the first two, the objective the rest. Storage and sampler calls inside
 the trial (suggest, report, should_prune, user attributes) are its wall time minus these.
 """

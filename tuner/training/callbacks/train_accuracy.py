@@ -42,13 +42,17 @@ class TrainAccuracy(keras.callbacks.Callback):
     def measure(self) -> float:
         """Accuracy on the fixed training subsample, dropout and noise off (inference mode)."""
         start = time.perf_counter()
-        correct = 0
+        correct = checked = 0
         for i in range(0, len(self._x), EVAL_BATCH):
             batch = self._x[i : i + EVAL_BATCH]
             probs = keras.ops.convert_to_numpy(self.model(batch, training=False))
-            correct += int(np.sum(np.argmax(probs, axis=1) == self._labels[i : i + EVAL_BATCH]))
+            labels = self._labels[i : i + EVAL_BATCH]
+            if probs.ndim == 3:  # (rows, replicas, 10): the mean over replicas
+                labels = labels[:, None]
+            hits = np.argmax(probs, axis=-1) == labels
+            correct, checked = correct + int(hits.sum()), checked + hits.size
         self.seconds += time.perf_counter() - start
-        return correct / len(self._x)
+        return correct / checked
 
 
 def _fixed_sample(train: Split, rows: int) -> tuple[np.ndarray, np.ndarray]:
