@@ -21,7 +21,6 @@ Run it alone: it times fits, and the machine's other load shows in the figures.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -235,15 +234,12 @@ def main() -> int:
     else:
         body = equal(args.seeds, args.replicas, args.data)
     title = {"speed": "trial speed", "choose": "choosing round", "equal": "same statistics"}
-    doc.publish(
-        doc.section(
-            f"Replicas: {title[args.part]}",
-            command=doc.command_line("scripts.bench_replicas", sys.argv[1:]),
-            load_start=load_start,
-            load_end=doc.load_average(),
-            body=body,
-        ),
-        args.doc,
+    doc.finish(
+        f"Replicas: {title[args.part]}",
+        module="scripts.bench_replicas",
+        load_start=load_start,
+        body=body,
+        path=args.doc,
     )
     return 0
 

@@ -92,14 +92,9 @@ def main() -> int:
         workers=args.workers,
         parallel=args.parallel,
     )
-    text = doc.section(
-        "Time to a confirmed config",
-        command=doc.command_line(MODULE, sys.argv[1:]),
-        load_start=load_start,
-        load_end=doc.load_average(),
-        body=body,
+    doc.finish(
+        "Time to a confirmed config", module=MODULE, load_start=load_start, body=body, path=args.doc
     )
-    doc.publish(text, args.doc)
     return 0
 
 

@@ -263,14 +263,7 @@ def main() -> int:
         *([""] if notes else []),
         *notes,
     ]
-    text = doc.section(
-        "Storage at scale",
-        command=doc.command_line(MODULE, sys.argv[1:]),
-        load_start=load_start,
-        load_end=doc.load_average(),
-        body=body,
-    )
-    doc.publish(text, args.doc)
+    doc.finish("Storage at scale", module=MODULE, load_start=load_start, body=body, path=args.doc)
     return 0
 
 

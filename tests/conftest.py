@@ -18,6 +18,24 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 
+# A small config with every layer type of the space, for fits that must be quick.
+SMALL_CONFIG = {
+    "layers": [32],
+    "activation": "relu",
+    "dropout": 0.2,
+    "dropout_position": "all",
+    "loss": "categorical_crossentropy",
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 64,
+    "epochs": 3,
+    "rescale": True,
+    "input_noise": 0.1,
+    "input_dropout": 0.0,
+    "shift": 0.1,
+    "l2": 0.0,
+}
+
 TINY_STUDY = """
 name = "{name}"
 n_trials = {n_trials}

@@ -171,7 +171,8 @@ def test_ctrl_c_fails_the_running_trials_in_the_workers_and_stops_them(
         if storage == "postgresql"
         else f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}"
     )
-    study_file = tiny_study(n_trials=200, epochs=20)
+    # 500 epochs: a trial seen mid-fit is still mid-fit when the signal lands, however fast.
+    study_file = tiny_study(n_trials=200, epochs=500)
     err_path = tmp_path / "launch.err"
     with open(err_path, "w") as err:
         proc = subprocess.Popen(
@@ -195,7 +196,7 @@ def test_ctrl_c_fails_the_running_trials_in_the_workers_and_stops_them(
         assert proc.poll() is None, err_path.read_text()
         study = optuna.load_study(study_name="tiny", storage=open_storage(url))
 
-        def trials_mid_fit():  # 20 epochs: far from done when the signal comes
+        def trials_mid_fit():  # far from done when the signal comes
             running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             return [t for t in running if t.intermediate_values]
 

@@ -6,29 +6,15 @@ import keras
 import numpy as np
 import optuna
 import pytest
+from conftest import SMALL_CONFIG
 
 from tuner.study import load_study_spec
 from tuner.training.data import load_search_data
 from tuner.training.model import build_model
 from tuner.training.objective import Objective, fit_and_measure
-from tuner.training.replicas import build_replicas, per_replica_accuracy, replicated_labels
+from tuner.training.replicas import per_replica_accuracy, replicated_labels
 
-CONFIG = {
-    "layers": [32, 16],
-    "activation": "relu",
-    "dropout": 0.2,
-    "dropout_position": "all",
-    "loss": "categorical_crossentropy",
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "batch_size": 64,
-    "epochs": 2,
-    "rescale": True,
-    "input_noise": 0.1,
-    "input_dropout": 0.1,
-    "shift": 0.1,
-    "l2": 1e-4,
-}
+CONFIG = {**SMALL_CONFIG, "layers": [32, 16], "epochs": 2, "input_dropout": 0.1, "l2": 1e-4}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +24,7 @@ def tiny_data(mnist_path):
 
 def test_replicas_start_from_different_weights_and_end_with_different_accuracies(tiny_data):
     keras.utils.set_random_seed(1)
-    model = build_replicas(CONFIG, 4)
+    model = build_model(CONFIG, 4)
     kernel = keras.ops.convert_to_numpy(model.get_layer("hidden_1").kernel)
     assert kernel.shape == (4, 784, 32)
     assert len({kernel[k].tobytes() for k in range(4)}) == 4
@@ -73,7 +59,7 @@ def test_each_replica_trains_as_a_separate_fit_of_its_own_weights(tiny_data, opt
         "loss": loss or CONFIG["loss"],
     }
     keras.utils.set_random_seed(2)
-    plain, replicas = build_model(config), build_replicas(config, 2)
+    plain, replicas = build_model(config), build_model(config, 2)
     for layer in ("hidden_1", "hidden_2", "output"):
         kernel, bias = plain.get_layer(layer).get_weights()
         r_kernel, r_bias = replicas.get_layer(layer).get_weights()

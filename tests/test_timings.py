@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
+from conftest import SMALL_CONFIG as CONFIG
 from conftest import run_module
 from optuna.trial import TrialState
 
@@ -14,22 +15,6 @@ from tuner.training.objective import Objective, fit_and_measure
 from tuner.training.timing import _split_first_call
 
 OBJECTIVE_PHASES = {"build", "tracing", "train_steps", "validation", "final_evaluate"}
-CONFIG = {
-    "layers": [32],
-    "activation": "relu",
-    "dropout": 0.2,
-    "dropout_position": "all",
-    "loss": "categorical_crossentropy",
-    "optimizer": "adam",
-    "learning_rate": 1e-3,
-    "batch_size": 64,
-    "epochs": 3,
-    "rescale": True,
-    "input_noise": 0.1,
-    "input_dropout": 0.0,
-    "shift": 0.1,
-    "l2": 0.0,
-}
 
 
 @pytest.fixture(scope="module")

@@ -109,3 +109,14 @@ def publish(text: str, path: Path | None) -> None:
         return
     path.write_text(text)
     print(f"wrote the section to {path}", file=sys.stderr)
+
+
+def finish(
+    title: str, *, module: str, load_start: str, body: Sequence[str], path: Path | None
+) -> None:
+    """The benchmark's section, for this command line and the load now, printed or written."""
+    command = command_line(module, sys.argv[1:])
+    text = section(
+        title, command=command, load_start=load_start, load_end=load_average(), body=body
+    )
+    publish(text, path)

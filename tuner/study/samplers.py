@@ -16,6 +16,7 @@ from tuner.study.space import Param
 
 SAMPLERS: dict[str, type[optuna.samplers.BaseSampler]] = {
     "tpe": optuna.samplers.TPESampler,
+    "gp": optuna.samplers.GPSampler,  # reads the trials' constraints, as TPE does
     "random": optuna.samplers.RandomSampler,
     "grid": BudgetGridSampler,
 }

@@ -24,7 +24,6 @@ from tuner.training.data import SearchData, Split
 from tuner.training.model import build_model, reset_to_fresh
 from tuner.training.replicas import (
     MeanLossOverReplicas,
-    build_replicas,
     l2_per_replica,
     per_replica_accuracy,
     replicated_labels,
@@ -71,10 +70,8 @@ def fit_and_measure(
     start = time.perf_counter()
     if reuse is not None:
         model = reset_to_fresh(reuse, config, replicas)
-    elif replicas > 1:
-        model = build_replicas(config, replicas)
     else:
-        model = build_model(config)
+        model = build_model(config, replicas)
     built = time.perf_counter()
     timer.build = built - start
     labels = (lambda y: y) if replicas == 1 else (lambda y: replicated_labels(y, replicas))

@@ -23,9 +23,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from tuner.study.space import OPTIMIZERS
-from tuner.training.model import STEPS_PER_EXECUTION, dropout_after
-
 
 class Replicate(keras.layers.Layer):
     """(batch, features) -> (K, batch, features): every replica gets the same input rows."""
@@ -84,64 +81,27 @@ class ReplicaDense(keras.layers.Layer):
 
 
 class ReplicaShift(keras.layers.Layer):
-    """Random shifts of each replica's copy of each image, drawn independently (training only)."""
+    """Random shifts of up to `factor` of the image size, in training only: of each replica's
+    copy of each image, drawn independently. A plain model uses `translation` itself."""
 
     def __init__(self, factor: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.shift = keras.layers.RandomTranslation(factor, factor, fill_mode="constant")
+        self.translation = keras.layers.RandomTranslation(
+            factor, factor, fill_mode="constant", name=kwargs.get("name", "shift")
+        )
+        # Keras marks the layer unfit for XLA (TensorFlow's image transform op has no XLA
+        # kernel), and one such layer makes JAX run the whole train step uncompiled, many times
+        # slower. JAX's transform compiles; TensorFlow stays as Keras chooses.
         if keras.backend.backend() == "jax":
-            # As in build_model: JAX's transform compiles, though Keras marks the layer unfit.
-            self.shift.supports_jit = True
+            self.translation.supports_jit = True
 
     def call(self, x: Any, training: bool | None = None) -> Any:
         shape = ops.shape(x)
         images = ops.reshape(x, (-1, 28, 28, 1))
-        return ops.reshape(self.shift(images, training=training), shape)
+        return ops.reshape(self.translation(images, training=training), shape)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
-
-
-def build_replicas(config: dict[str, Any], replicas: int) -> keras.Model:
-    """The MLP of `config` (tuner.training.model.build_model) as `replicas` independent copies
-    in one model: input (batch, 784), output (batch, K, 10)."""
-    k = replicas
-    layers: list[keras.layers.Layer] = [keras.Input(shape=(784,)), Replicate(k, name="replicate")]
-    if config["rescale"]:
-        layers.append(keras.layers.Rescaling(1.0 / 255, name="rescale"))
-    if config["shift"] > 0:
-        layers.append(ReplicaShift(config["shift"], name="shift"))
-    if config["input_noise"] > 0:
-        layers.append(keras.layers.GaussianNoise(config["input_noise"], name="input_noise"))
-    if config["input_dropout"] > 0:
-        layers.append(keras.layers.Dropout(config["input_dropout"], name="input_dropout"))
-    regularizer = keras.regularizers.L2(config["l2"]) if config["l2"] > 0 else None
-    widths = config["layers"]
-    for i, width in enumerate(widths):
-        layers.append(
-            ReplicaDense(
-                k,
-                width,
-                activation=config["activation"],
-                kernel_regularizer=regularizer,
-                name=f"hidden_{i + 1}",
-            )
-        )
-        if config["dropout"] > 0 and dropout_after(config["dropout_position"], i, len(widths)):
-            layers.append(keras.layers.Dropout(config["dropout"], name=f"dropout_{i + 1}"))
-    layers.append(ReplicaDense(k, 10, activation="softmax", batch_first=True, name="output"))
-
-    model = keras.Sequential(layers, name=f"mlp_x{k}")
-    optimizer_class, arguments = OPTIMIZERS[config["optimizer"]]
-    model.compile(
-        optimizer=getattr(keras.optimizers, optimizer_class)(
-            learning_rate=config["learning_rate"], **arguments
-        ),
-        loss=summed_over_replicas(config["loss"]),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        steps_per_execution=STEPS_PER_EXECUTION,
-    )
-    return model
 
 
 def summed_over_replicas(loss: str) -> Any:
