@@ -123,6 +123,9 @@ def test_goal_reached_ends_the_job_with_a_confirmed_config(reached):
     assert verdict["confirm_seeds"] == goal.confirming_seeds()
     assert not set(chosen_on) & set(verdict["confirm_seeds"]), "confirm on fresh seeds"
     assert verdict["passes"] == 3 and verdict["rules_passed"]["gap"] == 3
+    # Each judged seed's model was measured on the search's validation rows too (the offset).
+    runs = verdict["choose"]["runs"] + verdict["confirm"]["runs"]
+    assert all(0 < r["val_accuracy"] < 1 for r in runs)
     # The report is attached to the study, and the note carries the verdict.
     files = {meta.filename for meta in optuna.artifacts.get_all_artifact_meta(study)}
     assert {"goal.md", "goal.json"} <= files
@@ -433,7 +436,7 @@ def judge_with(monkeypatch, passing: set[int]) -> ScriptedSeeds:
     from tuner.judging import goal
 
     seeds = ScriptedSeeds(passing)
-    monkeypatch.setattr(goal, "CapstoneRetrain", lambda config, raw, rules, curves=True: seeds)
+    monkeypatch.setattr(goal, "CapstoneRetrain", lambda *args, **kwargs: seeds)
     return seeds
 
 
@@ -556,3 +559,35 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_whole_atomic(tmp_path, 
     assert written and '"verdict"' in written[0], "the new file was being written"
     assert old.read_text() == '{"old": "whole"}\n'
     assert list(out.iterdir()) == [old], "no temp file left beside it"
+
+
+def test_the_gap_window_follows_the_offset_the_judges_measured():
+    """Once one choosing round's worth of seeds is judged, the window is centred on their
+    median test - validation accuracy instead of the study file's gap_offset."""
+    import tomllib
+
+    from tuner.judging.goal import search_constraints
+    from tuner.judging.records import GoalState, JudgingRecord, RoundResult, SeedResult
+    from tuner.study import parse_study
+
+    spec = parse_study(tomllib.loads(study_text()), path="x.toml")
+    assert spec.constraints.gap_offset == 0.0
+
+    def record_of(offsets: list[float]) -> JudgingRecord:
+        runs = tuple(
+            SeedResult(i, 0.9, 0.9, 0.0, {}, True, val_accuracy=0.9 - offset)
+            for i, offset in enumerate(offsets)
+        )
+        result = RoundResult(None, 1.0, len(runs), len(runs), (0.5, 1.0), True, False, {}, runs)
+        return JudgingRecord("w", "done", choose=result)
+
+    few = GoalState(None, None, {0: record_of([0.02] * 9)})
+    assert few.measured_offset() is None
+    assert search_constraints(spec, few) == spec.constraints  # the prior, until enough seeds
+
+    state = GoalState(None, None, {0: record_of([0.02] * 6), 1: record_of([0.01] * 5)})
+    assert state.measured_offset() == pytest.approx(0.02)  # the median of 11 seeds
+    measured = search_constraints(spec, state)
+    assert measured.gap_offset == pytest.approx(0.02)
+    assert measured.max_gap == spec.constraints.max_gap
+    assert measured.gap_excess(0.02) == pytest.approx(-spec.constraints.max_gap)

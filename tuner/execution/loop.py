@@ -98,7 +98,8 @@ def interrupts_deferred() -> Iterator[None]:
 
 
 def make_objective(spec: StudySpec, data_path: str | None):
-    """The study's objective: Keras training, or the synthetic stand-in (no TensorFlow)."""
+    """The study's objective: Keras training, or the synthetic stand-in (no TensorFlow). A goal
+    study's trials are judged by the gap window its judges have measured (search_constraints)."""
     if spec.synthetic is not None:
         from tuner.training.synthetic import SyntheticObjective
 
@@ -109,7 +110,11 @@ def make_objective(spec: StudySpec, data_path: str | None):
     )
 
     configure_worker()
-    return Objective(spec, load_study_data(spec, data_path))
+    return Objective(
+        spec,
+        load_study_data(spec, data_path),
+        lambda trial: goal.search_constraints(spec, GoalState.read(trial.study)),
+    )
 
 
 def check_same_data(study: optuna.Study, digest: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import optuna
 
@@ -34,7 +34,7 @@ from tuner.judging.records import (
     RoundResult,
     Verdict,
 )
-from tuner.study import Goal, StudySpec, record
+from tuner.study import Constraints, Goal, StudySpec, record
 from tuner.training.data import RawMnist
 
 
@@ -58,6 +58,14 @@ def confirmed(judged: list[Judgement]) -> bool:
     return len(judged) == 2 and all(j.robust for j in judged)
 
 
+def search_constraints(spec: StudySpec, state: GoalState) -> Constraints:
+    """The study's [constraints] with the gap window centred on the offset the judges have
+    measured, once they have judged enough seeds; the study file's gap_offset until then.
+    So the window follows this study's own validation rows, not a constant measured once."""
+    measured = state.measured_offset() if spec.goal is not None else None
+    return spec.constraints if measured is None else replace(spec.constraints, gap_offset=measured)
+
+
 def next_candidate(
     study: optuna.Study, spec: StudySpec, state: GoalState, now: float
 ) -> optuna.trial.FrozenTrial | None:
@@ -70,7 +78,8 @@ def next_candidate(
     if len(state.finished()) >= goal.max_candidates:
         return None
     taken = state.taken(now)
-    ranked = candidates(study, spec.constraints, gap_margin=goal.gap_margin, limit=10**6)
+    constraints = search_constraints(spec, state)
+    ranked = candidates(study, constraints, gap_margin=goal.gap_margin, limit=10**6)
     return next((t for t in ranked if t.number not in taken), None)
 
 
@@ -110,7 +119,14 @@ def judge_candidate(
         judged = judge(
             config,
             goal_rounds(goal),
-            run_seeds=CapstoneRetrain(config, raw, spec.capstone, curves=False),
+            run_seeds=CapstoneRetrain(
+                config,
+                raw,
+                spec.capstone,
+                curves=False,
+                # Each seed's model on the search's validation rows too: the offset.
+                validation_rows=spec.data.validation_rows,
+            ),
             label=f"trial {number}",
             trial_number=number,
             on_round=start,

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from tuner.judging.rules import RULES, check_rules, data_definitions_unchanged, wilson_interval
 from tuner.study import Capstone
-from tuner.training.data import RawMnist, Split, capstone_test, capstone_train
+from tuner.training.data import RawMnist, Split, capstone_test, capstone_train, validation_split
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class SeedRun:
     epochs: int
     rules: dict[str, bool]
     history: dict[str, list[float]] = field(repr=False)
+    # The same model on the search's validation rows, when the judge was given them: test minus
+    # this is the validation-to-test offset the search's gap window stands on.
+    val_accuracy: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -174,13 +177,21 @@ class CapstoneRetrain:
 
     curves=False skips the per-epoch test and train accuracy the learning curves plot: every
     seed's final figures are the same (evaluation draws no random numbers), and each epoch
-    measures 16,000 rows fewer. Curves are drawn for plain fits only.
+    measures 16,000 rows fewer. Curves are drawn for plain fits only. With `validation_rows`
+    (the search's [start, stop) of x_train) each seed's model is measured there too.
     """
 
     def __init__(
-        self, config: dict[str, Any], raw: RawMnist, rules: Capstone, *, curves: bool = True
+        self,
+        config: dict[str, Any],
+        raw: RawMnist,
+        rules: Capstone,
+        *,
+        curves: bool = True,
+        validation_rows: tuple[int, int] | None = None,
     ) -> None:
         self.config, self.rules, self.curves = config, rules, curves
+        self.validation = validation_split(raw, *validation_rows) if validation_rows else None
         self.train, self.test = capstone_train(raw), capstone_test(raw)
         self.unchanged = data_definitions_unchanged(self.train, self.test, raw)
         self.model: Any = None
@@ -203,11 +214,18 @@ class CapstoneRetrain:
         self.model, self.model_replicas = result["model"], k
         test = per_replica_accuracy(self.model, self.test.x, self.test.y)
         train = per_replica_accuracy(self.model, self.train.x, self.train.y)
+        val: list[float | None] = [None] * k
+        if self.validation is not None:
+            val = [float(v) for v in per_replica_accuracy(self.model, *self._validation_xy())]
         last_epoch = result["history"]["accuracy"][-1]  # the mean over the replicas
         return [
-            self._seed_run(seed, float(test_acc), float(train_acc), last_epoch, {})
-            for seed, test_acc, train_acc in zip(seeds, test, train, strict=True)
+            self._seed_run(seed, float(test_acc), float(train_acc), last_epoch, {}, val_acc)
+            for seed, test_acc, train_acc, val_acc in zip(seeds, test, train, val, strict=True)
         ]
+
+    def _validation_xy(self) -> tuple[Any, Any]:
+        assert self.validation is not None
+        return self.validation.x, self.validation.y
 
     def _seed_run(
         self,
@@ -216,6 +234,7 @@ class CapstoneRetrain:
         train_acc: float,
         last_epoch: float,
         history: dict[str, list[float]],
+        val_acc: float | None = None,
     ) -> SeedRun:
         verdict = check_rules(
             test_accuracy=test_acc,
@@ -225,8 +244,9 @@ class CapstoneRetrain:
             rules=self.rules,
         )
         epochs = self.config["epochs"]
+        gap = train_acc - test_acc
         return SeedRun(
-            seed, test_acc, train_acc, last_epoch, train_acc - test_acc, epochs, verdict, history
+            seed, test_acc, train_acc, last_epoch, gap, epochs, verdict, history, val_acc
         )
 
     def _run(self, seed: int) -> SeedRun:
@@ -246,5 +266,6 @@ class CapstoneRetrain:
             result = fit_and_measure(config, train, None, seed=seed, reuse=reuse)
         self.model, self.model_replicas = result["model"], 1
         test_acc, train_acc = accuracy(self.model, test), accuracy(self.model, train)
+        val_acc = accuracy(self.model, self.validation) if self.validation is not None else None
         history = result["history"]
-        return self._seed_run(seed, test_acc, train_acc, history["accuracy"][-1], history)
+        return self._seed_run(seed, test_acc, train_acc, history["accuracy"][-1], history, val_acc)

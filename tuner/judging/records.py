@@ -31,6 +31,9 @@ CONFIRMED, NOT_CONFIRMED, NOT_CHOSEN = "confirmed", "not confirmed", "not chosen
 # A judging claim not updated for this long belongs to a dead worker and is taken again: many
 # times the longest one seed's retrain takes, even on a loaded machine.
 STALE_SECONDS = 600
+# Judged seeds before their measured offset replaces the study file's gap_offset: one choosing
+# round's worth.
+MIN_OFFSET_SEEDS = 10
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ class SeedResult:
     gap: float
     rules: dict[str, bool]
     passed: bool
+    val_accuracy: float | None = None  # the same model on the search's validation rows
+
+    @property
+    def offset(self) -> float | None:
+        """Test minus validation accuracy of this seed's model."""
+        return None if self.val_accuracy is None else self.test_accuracy - self.val_accuracy
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,15 @@ class RoundResult:
             stopped_early=j.stopped_early,
             rules_passed=j.rules_passed(),
             runs=tuple(
-                SeedResult(r.seed, r.test_accuracy, r.train_accuracy, r.gap, r.rules, r.passed)
+                SeedResult(
+                    r.seed,
+                    r.test_accuracy,
+                    r.train_accuracy,
+                    r.gap,
+                    r.rules,
+                    r.passed,
+                    r.val_accuracy,
+                )
                 for r in j.runs
             ),
         )
@@ -260,6 +277,26 @@ class GoalState:
     def taken(self, now: float) -> set[int]:
         """Trials judged, or being judged by a live worker: not to be judged again."""
         return set(self.finished()) | set(self.active(now))
+
+    def judged_offsets(self) -> list[float]:
+        """Every judged seed's test minus validation accuracy, sorted."""
+        return sorted(
+            offset
+            for rec in self.judging.values()
+            for result in (rec.choose, rec.confirm)
+            if result is not None
+            for run in result.runs
+            if (offset := run.offset) is not None
+        )
+
+    def measured_offset(self, at_least: int = MIN_OFFSET_SEEDS) -> float | None:
+        """The validation-to-test offset the judges measured: the median over every judged
+        seed of its model's test minus validation accuracy; None with fewer than `at_least`."""
+        offsets = self.judged_offsets()
+        if len(offsets) < max(1, at_least):
+            return None
+        middle = len(offsets) // 2
+        return offsets[middle] if len(offsets) % 2 else (offsets[middle - 1] + offsets[middle]) / 2
 
     def verdict_for(self, trial_number: int) -> Verdict | None:
         """The verdict, if it is this trial's."""

@@ -53,6 +53,18 @@ def markdown(spec: StudySpec, state: GoalState) -> str:
         f"{goal.choose_pass_rate:.0%} of {goal.choose_seeds} choosing seeds "
         f"({goal.choosing_seeds()[0]}-{goal.choosing_seeds()[-1]})."
     )
+    offset, seeds = state.measured_offset(), len(state.judged_offsets())
+    lines += [
+        "",
+        "The search's gap window is centred on the validation-to-test offset: "
+        + (
+            f"{offset:+.4f}, measured by the judges (median over {seeds} seeds)"
+            if offset is not None
+            else f"the study file's gap_offset, {spec.constraints.gap_offset:+.4f} ({seeds} "
+            "seeds measured, too few to replace it)"
+        )
+        + ".",
+    ]
     lines += ["", "## Candidates", ""] + [f"- {line}" for line in candidate_lines(state)]
     if state.verdict is not None:
         v, c = state.verdict, state.verdict.confirm

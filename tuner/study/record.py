@@ -103,6 +103,7 @@ class Measurements:
     history: Curves = field(default_factory=dict)  # the epoch curves, as the callbacks kept them
     feasible: bool | None = None  # every constraint met
     capstone_margin: float | None = None
+    gap_offset: float | None = None  # the centre of the gap window the trial was judged by
     train_eval_seconds: float | None = None  # measuring train accuracy during the fit
     # Only when trained on several weight seeds at once (the study's [robustness] seeds):
     replicas: int | None = None

@@ -11,14 +11,14 @@ The accuracy floor matters: a net that predicts one class has a gap near zero.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 import optuna
 
-from tuner.study import StudySpec, record, suggest
+from tuner.study import Constraints, StudySpec, record, suggest
 from tuner.training.callbacks import EVAL_BATCH, trial_callbacks
 from tuner.training.data import SearchData, Split
 from tuner.training.model import build_model, reset_to_fresh
@@ -143,15 +143,26 @@ def _measure_replicas(
 
 
 class Objective:
-    def __init__(self, spec: StudySpec, data: SearchData) -> None:
+    """One search trial. `constraints_for(trial)` gives the [constraints] the trial is judged
+    by (a goal study's gap window follows the offset its judges measure); the study file's by
+    default."""
+
+    def __init__(
+        self,
+        spec: StudySpec,
+        data: SearchData,
+        constraints_for: Callable[[optuna.Trial], Constraints] | None = None,
+    ) -> None:
         self.spec = spec
         self.data = data
+        self.constraints_for = constraints_for or (lambda trial: spec.constraints)
 
     def __call__(self, trial: optuna.Trial) -> float:
         config = suggest(trial, self.spec.space)
         seed = trial_seed(self.spec, trial.number, config)
         record.write_setup(trial, config, seed=seed)
-        callbacks = trial_callbacks(trial, self.spec, self.data.train)
+        rules = self.constraints_for(trial)
+        callbacks = trial_callbacks(trial, self.spec, self.data.train, rules)
         timer = PhaseTimer()
         replicas = self.spec.robustness.seeds
         try:
@@ -169,12 +180,11 @@ class Objective:
             record.add_timings(
                 trial, {**timer.phases(), "train_accuracy": callbacks.train_eval_seconds}
             )
-            self._constrain_pruned(trial, callbacks.report.history)
+            self._constrain_pruned(trial, rules, callbacks.report.history)
             raise
         record.add_timings(
             trial, {**timer.phases(), "train_accuracy": callbacks.train_eval_seconds}
         )
-        rules = self.spec.constraints
         runs = result.get("replicas", [result])  # one per weight seed
         for run in runs:
             run["capstone_margin"] = rules.margin(run["val_accuracy"], run["gap"])
@@ -209,17 +219,19 @@ class Objective:
             history=callbacks.report.history,
             feasible=gap_excess <= 0 and accuracy_shortfall <= 0,
             capstone_margin=rules.margin(result["val_accuracy"], result["gap"]),
+            gap_offset=rules.gap_offset,
             train_eval_seconds=callbacks.train_eval_seconds,
             **per_seed,
         ).write(trial)
         return value
 
-    def _constrain_pruned(self, trial: optuna.Trial, history: dict[str, list[float]]) -> None:
+    def _constrain_pruned(
+        self, trial: optuna.Trial, rules: Constraints, history: dict[str, list[float]]
+    ) -> None:
         """Give a pruned trial constraint values too. Optuna's TPE counts a pruned trial without
         them as feasible and ranks it above every infeasible complete trial; while nothing is
         feasible yet, it then samples more of the useless early-pruned configs (nets that
         predict one class). Judged by its best epoch so far."""
-        rules = self.spec.constraints
         accuracies = [a for a in history.get("val_accuracy", []) if np.isfinite(a)]
         best = max(accuracies, default=0.0)
         trial.set_constraint("accuracy", rules.accuracy_shortfall(best))

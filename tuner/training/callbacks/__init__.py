@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import keras
 import optuna
 
-from tuner.study import StudySpec
+from tuner.study import Constraints, StudySpec
 from tuner.training.callbacks.margin import MARGIN_KEY, CapstoneMargin
 from tuner.training.callbacks.overfit import GapRule, LossRule, OverfitRule, overfit_rules
 from tuner.training.callbacks.report import ReportAndPrune
@@ -65,7 +65,9 @@ class TrialCallbacks:
         return self.train_accuracy.seconds if self.train_accuracy is not None else 0.0
 
 
-def trial_callbacks(trial: optuna.Trial, spec: StudySpec, train: Split) -> TrialCallbacks:
+def trial_callbacks(
+    trial: optuna.Trial, spec: StudySpec, train: Split, constraints: Constraints | None = None
+) -> TrialCallbacks:
     """The callbacks a trial of this study fits with. Train accuracy is measured only where it
     is used: every epoch for the capstone_margin metric, after the warm-up for the gap rule."""
     overfit = spec.overfit
@@ -80,5 +82,5 @@ def trial_callbacks(trial: optuna.Trial, spec: StudySpec, train: Split) -> Trial
         train_accuracy=None
         if measure_after is None
         else TrainAccuracy(train, rows=overfit.eval_rows, after_epochs=measure_after),
-        margin=CapstoneMargin(spec.constraints) if margin else None,
+        margin=CapstoneMargin(constraints or spec.constraints) if margin else None,
     )
