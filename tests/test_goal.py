@@ -55,9 +55,6 @@ pass_rate = 1.0
 gap_margin = 0.0
 max_candidates = {max_candidates}
 max_minutes = {max_minutes}
-[[warm_start]]
-units_1 = 32
-learning_rate = 0.005
 """
 
 
@@ -110,8 +107,7 @@ def test_goal_reached_ends_the_job_with_a_confirmed_config(reached):
     tmp_path, launch, _ = reached
     assert launch.returncode == 0, launch.stderr
     study = load(tmp_path, "goal")
-    assert study.trials[0].params == {"units_1": 32, "learning_rate": 0.005}  # warm start
-    verdict = study.user_attrs["goal_verdict"]
+    verdict = study.user_attrs["goal_verdict"]  # reached from nothing: the study has no warm start
     # Two workers: whichever of the first two trials finishes first is judged first.
     n = verdict["trial"]
     assert n in (0, 1)
@@ -591,3 +587,49 @@ def test_the_gap_window_follows_the_offset_the_judges_measured():
     assert measured.gap_offset == pytest.approx(0.02)
     assert measured.max_gap == spec.constraints.max_gap
     assert measured.gap_excess(0.02) == pytest.approx(-spec.constraints.max_gap)
+
+
+def test_what_ships_holds_no_config_found_by_hand():
+    """The shipped studies reach their goal from nothing: no `[[warm_start]]` config in any."""
+    from tuner.study import STUDIES_DIR, load_study_spec
+
+    shipped = sorted(STUDIES_DIR.glob("*.toml"))
+    assert shipped and [p.stem for p in shipped if load_study_spec(str(p)).warm_start] == []
+
+
+def test_warm_starts_are_a_new_studys_first_trials(tmp_path):
+    """A user's own known configs (`[[warm_start]]`) are enqueued once, as the first trials."""
+    from tuner.execution.create import create_study
+    from tuner.study import load_study_spec
+
+    path = tmp_path / "warm.toml"
+    path.write_text(
+        study_text(name="warm") + "[[warm_start]]\nunits_1 = 32\nlearning_rate = 0.005\n"
+    )
+    spec = load_study_spec(str(path))
+    url = f"sqlite:///{tmp_path / 'warm.db'}"
+    for _ in range(2):  # launching again does not enqueue them again
+        study = create_study(spec, url, n_trials=1, data_digest="d" * 64)
+    [first] = study.get_trials(deepcopy=False)
+    assert first.state == TrialState.WAITING
+    trial = study.ask()  # the first trial a worker runs samples the warm start's values
+    assert trial.suggest_categorical("units_1", [16, 32]) == 32
+    assert trial.suggest_float("learning_rate", 1e-3, 1e-2, log=True) == 0.005
+
+
+def test_a_fit_still_running_when_the_time_is_up_is_cut_off(mnist_path):
+    """A judge's fit that the job's deadline overtakes is stopped within a batch, and its seeds
+    are not judged: the round is out of time, not failed."""
+    from tuner.judging.judge import CapstoneRetrain, Round, judge
+    from tuner.study import Capstone
+    from tuner.training.data import load_mnist
+
+    config = {**CANDIDATE, "epochs": 200}  # minutes of training, were it not cut off
+    retrain = CapstoneRetrain(
+        config, load_mnist(mnist_path), Capstone(), curves=False, deadline=time.time() + 1
+    )
+    start = time.monotonic()
+    [j] = judge(config, [Round("choosing", (1, 2), 1.0, in_one_fit=True)], run_seeds=retrain,
+                label="t", trial_number=None)  # fmt: skip
+    assert time.monotonic() - start < 30
+    assert j.out_of_time and j.runs == [] and not j.robust

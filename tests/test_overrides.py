@@ -51,9 +51,13 @@ def test_bad_override_fails_like_a_bad_file_and_writes_nothing(tmp_path: Path) -
     assert not path.exists()
 
 
-def test_the_search_benchmark_variant_has_no_warm_start(tmp_path: Path) -> None:
-    """The product arm starts from nothing, as the peers do: no `[[warm_start]]` config."""
-    assert load_study_spec("mnist_mlp").warm_start  # the study's own file has some
-    spec = write_variant("mnist_mlp", {"warm_start": None}, tmp_path / "cold.toml")
+def test_a_variant_can_drop_the_warm_starts(tmp_path: Path) -> None:
+    """The search benchmark starts every arm from nothing: a study of a user's with
+    `[[warm_start]]` configs runs in the benchmark without them."""
+    warm = write_variant(
+        "mnist_mlp", {"warm_start": [{"n_layers": 1, "units_1": 128}]}, tmp_path / "warm.toml"
+    )
+    assert warm.warm_start == ({"n_layers": 1, "units_1": 128},)
+    spec = write_variant(str(tmp_path / "warm.toml"), {"warm_start": None}, tmp_path / "cold.toml")
     assert spec.warm_start == ()
     assert "warm_start" not in (tmp_path / "cold.toml").read_text()

@@ -12,8 +12,8 @@ def candidates(
     study: optuna.Study, constraints: Constraints, *, gap_margin: float, limit: int
 ) -> list[FrozenTrial]:
     """Complete trials within the accuracy floor and within gap_margin of the gap window (on
-    every weight seed they trained), feasible ones first, then near-feasible ones, each by
-    objective."""
+    every weight seed they trained; a negative gap_margin asks for that much room inside it),
+    feasible ones first, then near-feasible ones, each by objective."""
     found = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         measured = record.Measurements.read(t)

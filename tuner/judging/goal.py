@@ -99,12 +99,9 @@ def judge_candidate(
     config, number = record.config(trial), trial.number
     assert goal is not None and config is not None  # candidates have a config
     rec = JudgingRecord(owner, CHOOSING)
-    out_of_time = False  # the job's time ran out before this judging could finish
 
     def stop_now() -> bool:
-        nonlocal out_of_time
-        out_of_time = GoalState.read(study).expired(time.time())
-        return out_of_time
+        return GoalState.read(study).expired(time.time())
 
     def start(round_: Round) -> None:
         rec.phase, rec.done, rec.planned = round_.name, 0, len(round_.seeds)
@@ -126,6 +123,8 @@ def judge_candidate(
                 curves=False,
                 # Each seed's model on the search's validation rows too: the offset.
                 validation_rows=spec.data.validation_rows,
+                # A fit still running when the job's time is up is cut off, not waited for.
+                deadline=GoalState.read(study).deadline,
             ),
             label=f"trial {number}",
             trial_number=number,
@@ -140,7 +139,7 @@ def judge_candidate(
         raise
     for round_, j in zip(goal_rounds(goal), judged, strict=False):
         _keep(rec, round_, j)
-    if out_of_time:
+    if any(j.out_of_time for j in judged):
         # Not judged to the end: a later launch (with a new deadline) takes it up again.
         rec.phase = rec.outcome = OUT_OF_TIME
     elif len(judged) < 2:

@@ -62,6 +62,7 @@ class Judgement:
     runs: list[SeedRun]
     threshold: float
     planned_seeds: int
+    out_of_time: bool = False  # stopped by the job's deadline before its seeds were run
 
     @property
     def passes(self) -> int:
@@ -110,9 +111,13 @@ def accuracy(model: Any, split: Split) -> float:
     return float((predicted == split.y.argmax(axis=1)).sum()) / len(split)
 
 
+class OutOfTime(Exception):
+    """A seed runner's fit was cut off by the job's deadline: the seeds are not judged."""
+
+
 class SeedRunner(Protocol):
     """Retrains one config on the given seeds and checks the rules: one seed by itself in a
-    plain fit, several together in one fit."""
+    plain fit, several together in one fit. Raises OutOfTime if a deadline cuts a fit off."""
 
     def __call__(self, seeds: Sequence[int]) -> list[SeedRun]: ...
 
@@ -134,7 +139,8 @@ def judge(
     A round stops early once its failures make its pass rate unreachable (unless not
     `stop_early`: a baseline's full table); the next round starts only after a robust one.
     on_round(r) is called as a round starts, on_seed(r, j) after each fit, should_stop()
-    before each fit (a job's time budget).
+    before each fit (a job's time budget); a round stopped by it, or by a fit the deadline cut
+    off, is marked out_of_time and the judging ends there.
     """
     judged: list[Judgement] = []
     for round_ in rounds:
@@ -152,10 +158,15 @@ def judge(
                     flush=True,
                 )
                 break
-            if should_stop is not None and should_stop():
+            try:
+                if should_stop is not None and should_stop():
+                    raise OutOfTime
+                runs = run_seeds(round_.seeds[start : start + step])
+            except OutOfTime:
                 print(f"  {label}: stopped after {len(j.runs)} seeds (out of time)", flush=True)
+                j.out_of_time = True
                 return judged
-            for run in run_seeds(round_.seeds[start : start + step]):
+            for run in runs:
                 j.runs.append(run)
                 print(
                     f"  {label} seed {run.seed}: test {run.test_accuracy:.4f} train "
@@ -178,7 +189,8 @@ class CapstoneRetrain:
     curves=False skips the per-epoch test and train accuracy the learning curves plot: every
     seed's final figures are the same (evaluation draws no random numbers), and each epoch
     measures 16,000 rows fewer. Curves are drawn for plain fits only. With `validation_rows`
-    (the search's [start, stop) of x_train) each seed's model is measured there too.
+    (the search's [start, stop) of x_train) each seed's model is measured there too. With a
+    `deadline` (epoch seconds) a fit still running then is cut off: OutOfTime.
     """
 
     def __init__(
@@ -189,8 +201,9 @@ class CapstoneRetrain:
         *,
         curves: bool = True,
         validation_rows: tuple[int, int] | None = None,
+        deadline: float | None = None,
     ) -> None:
-        self.config, self.rules, self.curves = config, rules, curves
+        self.config, self.rules, self.curves, self.deadline = config, rules, curves, deadline
         self.validation = validation_split(raw, *validation_rows) if validation_rows else None
         self.train, self.test = capstone_train(raw), capstone_test(raw)
         self.unchanged = data_definitions_unchanged(self.train, self.test, raw)
@@ -202,16 +215,34 @@ class CapstoneRetrain:
             return [self._run(seeds[0])]
         return self._run_together(seeds)
 
-    def _run_together(self, seeds: Sequence[int]) -> list[SeedRun]:
+    def _fit(
+        self, seed: int, replicas: int, validation: Split | None = None, callbacks: Sequence = ()
+    ) -> dict[str, Any]:
+        """One fit of `replicas` seeds, reusing the last model of that shape; OutOfTime when the
+        deadline cuts it off."""
+        from tuner.training.callbacks import StopAtDeadline
         from tuner.training.objective import fit_and_measure
+
+        stop = [StopAtDeadline(self.deadline)] if self.deadline is not None else []
+        result = fit_and_measure(
+            self.config,
+            self.train,
+            validation,
+            seed=seed,
+            callbacks=[*callbacks, *stop],
+            reuse=self.model if self.model_replicas == replicas else None,
+            replicas=replicas,
+        )
+        self.model, self.model_replicas = result["model"], replicas
+        if stop and stop[0].fired:
+            raise OutOfTime
+        return result
+
+    def _run_together(self, seeds: Sequence[int]) -> list[SeedRun]:
         from tuner.training.replicas import per_replica_accuracy
 
         k = len(seeds)
-        reuse = self.model if self.model_replicas == k else None  # a model of the same shape
-        result = fit_and_measure(
-            self.config, self.train, None, seed=seeds[0], reuse=reuse, replicas=k
-        )
-        self.model, self.model_replicas = result["model"], k
+        result = self._fit(seeds[0], k)
         test = per_replica_accuracy(self.model, self.test.x, self.test.y)
         train = per_replica_accuracy(self.model, self.train.x, self.train.y)
         val: list[float | None] = [None] * k
@@ -251,20 +282,14 @@ class CapstoneRetrain:
 
     def _run(self, seed: int) -> SeedRun:
         from tuner.training.callbacks import TrainAccuracy
-        from tuner.training.objective import fit_and_measure
 
-        train, test, config = self.train, self.test, self.config
+        train, test = self.train, self.test
         # The course plots accuracy and val_accuracy with the test set as validation data; the
         # train accuracy the gap rule uses (dropout off) is recorded per epoch beside them.
-        reuse = self.model if self.model_replicas == 1 else None
         if self.curves:
-            measured = [TrainAccuracy(train, rows=len(train))]
-            result = fit_and_measure(
-                config, train, test, seed=seed, callbacks=measured, reuse=reuse
-            )
+            result = self._fit(seed, 1, test, [TrainAccuracy(train, rows=len(train))])
         else:
-            result = fit_and_measure(config, train, None, seed=seed, reuse=reuse)
-        self.model, self.model_replicas = result["model"], 1
+            result = self._fit(seed, 1)
         test_acc, train_acc = accuracy(self.model, test), accuracy(self.model, train)
         val_acc = accuracy(self.model, self.validation) if self.validation is not None else None
         history = result["history"]

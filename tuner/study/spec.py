@@ -203,7 +203,12 @@ class Goal:
     max_candidates: int = field(default=10, metadata=limit(1, 1000, "candidates judged at most"))
     gap_margin: float = field(
         default=0.01,
-        metadata=limit(0, 1, "also judge trials whose validation gap is this far outside"),
+        metadata=limit(
+            -1,
+            1,
+            "judge trials whose validation gap is up to this far outside the window; negative: "
+            "only trials at least this far inside it",
+        ),
     )
     judges: int = field(
         default=1, metadata=limit(1, 1000, "workers judging at the same time; the rest search")

@@ -6,6 +6,7 @@
                   validation accuracy stalled"
 - report:         ReportAndPrune records the curves, stops diverged runs, reports the metric,
                   asks the overfitting rules and the pruner
+- deadline:       StopAtDeadline ends a judge's fit once the job's time is up
 
 Keras calls a fit's callbacks in list order and hands each the same logs dict within an epoch
 (keras/src/callbacks/callback_list.py), so a callback sees what those before it wrote there.
@@ -20,6 +21,7 @@ import keras
 import optuna
 
 from tuner.study import Constraints, StudySpec
+from tuner.training.callbacks.deadline import StopAtDeadline
 from tuner.training.callbacks.margin import MARGIN_KEY, CapstoneMargin
 from tuner.training.callbacks.overfit import GapRule, LossRule, OverfitRule, overfit_rules
 from tuner.training.callbacks.report import ReportAndPrune
@@ -35,6 +37,7 @@ __all__ = [
     "LossRule",
     "OverfitRule",
     "ReportAndPrune",
+    "StopAtDeadline",
     "TrainAccuracy",
     "TrialCallbacks",
     "overfit_rules",
