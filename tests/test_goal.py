@@ -119,9 +119,12 @@ def test_goal_reached_ends_the_job_with_a_confirmed_config(reached):
     assert verdict["confirm_seeds"] == goal.confirming_seeds()
     assert not set(chosen_on) & set(verdict["confirm_seeds"]), "confirm on fresh seeds"
     assert verdict["passes"] == 3 and verdict["rules_passed"]["gap"] == 3
-    # Each judged seed's model was measured on the search's validation rows too (the offset).
+    # Each judged seed's model was measured on the search's validation rows too, and the record
+    # keeps the gap the search saw: what the window's offset is measured from.
     runs = verdict["choose"]["runs"] + verdict["confirm"]["runs"]
     assert all(0 < r["val_accuracy"] < 1 for r in runs)
+    search_gap = study.user_attrs[f"goal_judging_{n}"]["search_gap"]
+    assert search_gap == study.trials[n].user_attrs["gap"]
     # The report is attached to the study, and the note carries the verdict.
     files = {meta.filename for meta in optuna.artifacts.get_all_artifact_meta(study)}
     assert {"goal.md", "goal.json"} <= files
@@ -558,8 +561,9 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_whole_atomic(tmp_path, 
 
 
 def test_the_gap_window_follows_the_offset_the_judges_measured():
-    """Once one choosing round's worth of seeds is judged, the window is centred on their
-    median test - validation accuracy instead of the study file's gap_offset."""
+    """Once one choosing round's worth of seeds is judged, the window is centred on the median
+    of (the candidate's validation gap in the search - each seed's test gap) instead of the
+    study file's gap_offset."""
     import tomllib
 
     from tuner.judging.goal import search_constraints
@@ -570,12 +574,14 @@ def test_the_gap_window_follows_the_offset_the_judges_measured():
     assert spec.constraints.gap_offset == 0.0
 
     def record_of(offsets: list[float]) -> JudgingRecord:
+        """A candidate the search saw with a validation gap of 0.03, judged on seeds whose
+        test gaps are 0.03 - offset."""
         runs = tuple(
-            SeedResult(i, 0.9, 0.9, 0.0, {}, True, val_accuracy=0.9 - offset)
+            SeedResult(i, 0.9, 0.93 - offset, 0.03 - offset, {}, True)
             for i, offset in enumerate(offsets)
         )
         result = RoundResult(None, 1.0, len(runs), len(runs), (0.5, 1.0), True, False, {}, runs)
-        return JudgingRecord("w", "done", choose=result)
+        return JudgingRecord("w", "done", choose=result, search_gap=0.03)
 
     few = GoalState(None, None, {0: record_of([0.02] * 9)})
     assert few.measured_offset() is None

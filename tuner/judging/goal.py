@@ -60,8 +60,9 @@ def confirmed(judged: list[Judgement]) -> bool:
 
 def search_constraints(spec: StudySpec, state: GoalState) -> Constraints:
     """The study's [constraints] with the gap window centred on the offset the judges have
-    measured, once they have judged enough seeds; the study file's gap_offset until then.
-    So the window follows this study's own validation rows, not a constant measured once."""
+    measured (GoalState.measured_offset), once they have judged enough seeds; the study file's
+    gap_offset until then. So the window follows this study's own validation rows and the
+    search's own optimism, not a constant measured once."""
     measured = state.measured_offset() if spec.goal is not None else None
     return spec.constraints if measured is None else replace(spec.constraints, gap_offset=measured)
 
@@ -98,7 +99,11 @@ def judge_candidate(
     goal = spec.goal
     config, number = record.config(trial), trial.number
     assert goal is not None and config is not None  # candidates have a config
-    rec = JudgingRecord(owner, CHOOSING)
+    measured = record.Measurements.read(trial)
+    search_gap = None
+    if measured is not None:
+        search_gap = measured.gap if measured.worst_gap is None else measured.worst_gap
+    rec = JudgingRecord(owner, CHOOSING, search_gap=search_gap)
 
     def stop_now() -> bool:
         return GoalState.read(study).expired(time.time())

@@ -48,11 +48,6 @@ class SeedResult:
     passed: bool
     val_accuracy: float | None = None  # the same model on the search's validation rows
 
-    @property
-    def offset(self) -> float | None:
-        """Test minus validation accuracy of this seed's model."""
-        return None if self.val_accuracy is None else self.test_accuracy - self.val_accuracy
-
 
 @dataclass(frozen=True)
 class RoundResult:
@@ -137,9 +132,19 @@ class JudgingRecord:
     outcome: str | None = None  # CONFIRMED, NOT_CONFIRMED, NOT_CHOSEN or OUT_OF_TIME
     choose: RoundResult | None = None
     confirm: RoundResult | None = None
+    # The candidate's validation gap as its search trial measured it (its worst seed's).
+    search_gap: float | None = None
 
     def live(self, now: float) -> bool:
         return now - self.updated < STALE_SECONDS
+
+    def gap_offsets(self) -> list[float]:
+        """Per judged seed: the search's validation gap minus that seed's test gap, the
+        validation gap that stood for a zero test gap on this candidate."""
+        if self.search_gap is None:
+            return []
+        runs = [run for result in (self.choose, self.confirm) if result for run in result.runs]
+        return [self.search_gap - run.gap for run in runs]
 
     @property
     def under_way(self) -> bool:
@@ -155,6 +160,8 @@ class JudgingRecord:
         }
         if self.outcome is not None:
             stored["outcome"] = self.outcome
+        if self.search_gap is not None:
+            stored["search_gap"] = self.search_gap
         for key, result in (("choose", self.choose), ("confirm", self.confirm)):
             if result is not None:
                 stored[key] = result.to_json()
@@ -169,6 +176,7 @@ class JudgingRecord:
             planned=stored.get("planned", 0),
             updated=stored.get("updated", 0.0),
             outcome=stored.get("outcome"),
+            search_gap=stored.get("search_gap"),
             choose=RoundResult.from_json(stored["choose"]) if "choose" in stored else None,
             confirm=RoundResult.from_json(stored["confirm"]) if "confirm" in stored else None,
         )
@@ -279,19 +287,15 @@ class GoalState:
         return set(self.finished()) | set(self.active(now))
 
     def judged_offsets(self) -> list[float]:
-        """Every judged seed's test minus validation accuracy, sorted."""
-        return sorted(
-            offset
-            for rec in self.judging.values()
-            for result in (rec.choose, rec.confirm)
-            if result is not None
-            for run in result.runs
-            if (offset := run.offset) is not None
-        )
+        """Every judged seed's search validation gap minus test gap (gap_offsets), sorted."""
+        return sorted(offset for rec in self.judging.values() for offset in rec.gap_offsets())
 
     def measured_offset(self, at_least: int = MIN_OFFSET_SEEDS) -> float | None:
-        """The validation-to-test offset the judges measured: the median over every judged
-        seed of its model's test minus validation accuracy; None with fewer than `at_least`."""
+        """The validation gap that stands for a zero test gap, as the judges measured it: the
+        median over every judged seed of (its candidate's validation gap in the search - its
+        test gap); None with fewer than `at_least` seeds. It holds both the validation rows'
+        offset from the test set and the search's optimism: a config picked for a small gap on
+        one seed shows a larger one on fresh seeds."""
         offsets = self.judged_offsets()
         if len(offsets) < max(1, at_least):
             return None

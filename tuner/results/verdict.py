@@ -56,9 +56,11 @@ def markdown(spec: StudySpec, state: GoalState) -> str:
     offset, seeds = state.measured_offset(), len(state.judged_offsets())
     lines += [
         "",
-        "The search's gap window is centred on the validation-to-test offset: "
+        "The search's gap window is centred on the validation gap that stands for a zero test "
+        "gap: "
         + (
-            f"{offset:+.4f}, measured by the judges (median over {seeds} seeds)"
+            f"{offset:+.4f}, measured by the judges (median over {seeds} judged seeds of the "
+            "candidate's validation gap in the search minus the seed's test gap)"
             if offset is not None
             else f"the study file's gap_offset, {spec.constraints.gap_offset:+.4f} ({seeds} "
             "seeds measured, too few to replace it)"
