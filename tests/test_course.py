@@ -7,7 +7,6 @@ the means, standard deviations and verdicts right on studies built from known va
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import os
@@ -25,14 +24,12 @@ from optuna.trial import TrialState
 
 from tuner.errors import TunerError
 from tuner.results.course import judge, summarize, welch_p
+from tuner.results.course_doc import render
 from tuner.results.exercises import EXERCISES, Exercise
 from tuner.study import STUDIES_DIR, load_study_spec, parse_study, suggest
 from tuner.training.objective import trial_seed
 
 ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("course_table", ROOT / "scripts" / "course_table.py")
-course_table = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(course_table)
 
 # study: (options, seeds, settings every config must have, data rows (train, test))
 GRIDS = {
@@ -255,7 +252,7 @@ def test_table_means_stds_and_a_holding_answer():
     assert summary.option("1.0").mean("test_accuracy") == pytest.approx(0.15)
     assert summary.repeats == 5 and summary.missing == 0
     assert judge(summary).outcome == "holds"
-    text = course_table.render([(summary, judge(summary))], "python scripts/course_table.py")
+    text = render([(summary, judge(summary))], "python scripts/course_table.py")
     assert "    python scripts/course_table.py\n" in text
     assert "| **0.1** (course's answer) | 5 | 0.9000 ± 0.0158 |" in text
     assert "| 0.01 | 5 | 0.8100 ± 0.0158 |" in text
@@ -297,7 +294,7 @@ def test_gap_verdict_prefers_train_and_test_closer():
         gaps={0.0: [0.01, 0.02, 0.01, 0.01, 0.02], 0.5: [-0.05, -0.06, -0.04, -0.05, -0.05]},
     )
     assert judge(summarize(study, dropout)).outcome == "fails"
-    text = course_table.render([(summary, judge(summary))], "cmd")
+    text = render([(summary, judge(summary))], "cmd")
     assert "| **dropout 0.5** (course's answer) | 5 | 0.8100 ± 0.0158 |" in text
     assert "| gap (train - test) | abs(train - test) | p (course's answer better) |" in text
     assert (
@@ -354,9 +351,7 @@ def test_a_diverged_run_counts_once_and_widens_the_noise():
     verdict = judge(summary)
     assert verdict.outcome == "no clear best"
     assert "cannot be told apart from mean_squared_error" in verdict.text
-    assert "| mean_squared_error | 5 (1 diverged) |" in course_table.render(
-        [(summary, verdict)], "cmd"
-    )
+    assert "| mean_squared_error | 5 (1 diverged) |" in render([(summary, verdict)], "cmd")
 
 
 def test_table_cli_writes_the_file_and_refuses_missing_studies(tmp_path):

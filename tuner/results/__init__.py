@@ -6,5 +6,5 @@
 - plots:     learning curves, optimization history, importances
 - dashboard: optuna-dashboard on the study's storage
 - exercises: the course's exercises and its capstone answer, as data
-- course:    the exercises' finished studies judged (docs/COURSE.md)
+- course:    the exercises' finished studies judged; course_doc: docs/COURSE.md from them
 """
