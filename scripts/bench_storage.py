@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scripts.bench import doc
-from scripts.bench.storage_figures import measure, sampler_seconds
+from scripts.bench.storage_figures import TPE, measure, sampler_seconds
 from scripts.pgserver import PgBouncer, ServerConnections
 
 MODULE = "scripts.bench_storage"
@@ -95,7 +95,7 @@ def run_one(kind: str, workers: int, args: argparse.Namespace) -> dict[str, Any]
     # No [goal] or warm starts: judging needs real capstone retrains, and the storage load is
     # the search's.
     search_only = {"goal": None, "warm_start": None}
-    overrides = {"name": name, "n_trials": args.n_trials, **synthetic, **search_only}
+    overrides = {"name": name, "n_trials": args.n_trials, **synthetic, **search_only, **TPE}
     write_variant("mnist_mlp", overrides, study_file)
     facts: dict[str, Any] = {"backend": kind, "workers": workers, "target": args.n_trials}
     db = None

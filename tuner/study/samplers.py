@@ -44,6 +44,8 @@ def build_sampler(
         cfg["seed"] = int(cfg["seed"]) + (0 if name == "grid" else seed_offset)
     if name == "tpe":  # parallel workers: pending trials count as lies, so workers spread out
         cfg.setdefault("constant_liar", True)
+    if name == "gp":
+        _check_gp_requirements()
     if name == "grid":
         grid = grid_space(space)
         if len(grid) != sum(p.kind != "fixed" for p in space.values()):
@@ -68,6 +70,15 @@ def build_pruner(cfg: dict[str, Any]) -> optuna.pruners.BasePruner:
 def grid_space(space: dict[str, Param]) -> dict[str, list[Any]]:
     """The grid a grid sampler walks: every categorical parameter's choices."""
     return {p.name: list(p.choices) for p in space.values() if p.kind == "categorical"}
+
+
+def _check_gp_requirements() -> None:
+    """Optuna's GPSampler fits its Gaussian processes with PyTorch, imported at the first
+    sample: say so when the study file is read, not in a worker minutes later."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise ValueError("sampler 'gp' needs PyTorch: pip install torch")
 
 
 def _check_kwargs(cls: type, kwargs: dict[str, Any], what: str) -> None:
